@@ -1,0 +1,45 @@
+// The Express application: docs, then the OpenAPI validator (request shapes
+// and authentication as declared in openapi.yaml), then one router per tag,
+// then the one error handler.
+import express, { type Express } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import type { AppContext } from './context.ts';
+import { openApiPath } from './http/openApiPath.ts';
+import { securityHandlers } from './http/auth.ts';
+import { errorHandler } from './http/errorHandler.ts';
+import { docsRoutes } from './routes/docs.ts';
+import { systemRoutes } from './routes/system.ts';
+import { businessRoutes } from './routes/businesses.ts';
+import { chatRoutes } from './routes/chat.ts';
+import { jobRoutes } from './routes/jobs.ts';
+import { minerRoutes } from './routes/miners.ts';
+import { minerJobRoutes } from './routes/minerJobs.ts';
+
+export function createApp(ctx: AppContext): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  // Behind a proxy, req.ip (used as a miner's default ip_address) should be the client's.
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+
+  app.use(docsRoutes());
+  app.use(express.json({ limit: ctx.config.MIA_MAX_BODY_BYTES, strict: false }));
+  app.use(
+    OpenApiValidator.middleware({
+      apiSpec: openApiPath,
+      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true },
+      validateResponses: ctx.config.MIA_VALIDATE_RESPONSES
+        ? { onError: (error, body, req) => { throw Object.assign(new Error(`response of ${req.method} ${req.path} breaks openapi.yaml: ${error.message} ${JSON.stringify(body).slice(0, 300)}`), { responseValidation: true }); } }
+        : false,
+      validateSecurity: { handlers: securityHandlers(ctx) },
+      validateFormats: true,
+      ignorePaths: /^\/(docs|redoc|openapi\.yaml)/,
+    }),
+  );
+
+  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes]) {
+    app.use(routes(ctx));
+  }
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,62 @@
+// Who is calling: resolved once per request from the bearer token.
+import type { DatabasePool } from 'slonik';
+import { businesses } from '../store/businesses.ts';
+import { miners } from '../store/miners.ts';
+import { hashSecret, secretPrefix, secretsEqual } from './secrets.ts';
+
+export type Principal =
+  | { kind: 'operator' }
+  | { kind: 'business'; businessId: string; systemPrompt: string; priority: number }
+  | { kind: 'miner'; minerId: string };
+
+export function bearerToken(header: string | undefined): string | null {
+  if (!header) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1] ?? null;
+}
+
+/**
+ * Verified keys are remembered for `cacheSeconds`, so the hot miner loop costs
+ * no extra query per request. A rotated key therefore keeps working on other
+ * API processes for at most that long; this process forgets it at once.
+ */
+export class PrincipalResolver {
+  private readonly cache = new Map<string, { principal: Principal | null; expires: number }>();
+
+  constructor(
+    private readonly db: DatabasePool,
+    private readonly adminToken: string,
+    private readonly cacheSeconds: number,
+  ) {}
+
+  async resolve(token: string): Promise<Principal | null> {
+    if (token.startsWith(secretPrefix.operator) || !/^mia_(bk|mk)_/.test(token)) {
+      return secretsEqual(token, this.adminToken) ? { kind: 'operator' } : null;
+    }
+    const hash = hashSecret(token);
+    const cached = this.cache.get(hash);
+    if (cached && cached.expires > Date.now()) return cached.principal;
+
+    let principal: Principal | null = null;
+    if (token.startsWith(secretPrefix.business)) {
+      const row = await businesses.findByKeyHash(this.db, hash);
+      if (row) principal = { kind: 'business', businessId: row.id, systemPrompt: row.system_prompt, priority: row.priority };
+    } else {
+      const row = await miners.findByKeyHash(this.db, hash);
+      if (row) principal = { kind: 'miner', minerId: row.id };
+    }
+    // Unknown keys are not cached: a key created on another process works at once.
+    if (principal && this.cacheSeconds > 0) {
+      if (this.cache.size > 50_000) this.cache.clear();
+      this.cache.set(hash, { principal, expires: Date.now() + this.cacheSeconds * 1000 });
+    }
+    return principal;
+  }
+
+  /** Forget everything cached for a business (after key rotation or a profile change). */
+  forgetBusiness(businessId: string): void {
+    for (const [hash, entry] of this.cache) {
+      if (entry.principal?.kind === 'business' && entry.principal.businessId === businessId) this.cache.delete(hash);
+    }
+  }
+}

@@ -1,0 +1,24 @@
+// What request handlers share: built once per API process by api/server.ts.
+import type { DatabasePool } from 'slonik';
+import type { Config } from './config.ts';
+import type { PrincipalResolver } from './auth/principal.ts';
+import type { ClaimDispatcher } from './queue/claimDispatcher.ts';
+import type { CompletionWaiters } from './queue/completionWaiters.ts';
+import type { NotificationListener } from './queue/notificationListener.ts';
+import type { Lease } from './store/miners.ts';
+
+export type AppContext = {
+  config: Config;
+  db: DatabasePool;
+  principals: PrincipalResolver;
+  dispatcher: ClaimDispatcher;
+  completions: CompletionWaiters;
+  listener: NotificationListener;
+  /** Set when SIGTERM arrives: new long-polls get 204/503 at once. */
+  draining: boolean;
+  version: string;
+};
+
+export function leaseSettings(config: Config): Lease {
+  return { lease_base_s: config.MIA_LEASE_BASE_SECONDS, lease_ms_per_token: config.MIA_LEASE_MS_PER_TOKEN };
+}

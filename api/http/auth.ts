@@ -1,0 +1,39 @@
+// Authentication is declared per route in openapi.yaml (`security:`) and
+// enforced by express-openapi-validator through these handlers, one per
+// scheme. The bearer token is resolved once per request and memoised.
+import type { Request } from 'express';
+import type { AppContext } from '../context.ts';
+import { bearerToken, type Principal } from '../auth/principal.ts';
+import { ForbiddenError, UnauthorizedError } from '../errors.ts';
+
+const resolved = new WeakMap<Request, Promise<Principal | null>>();
+
+export function resolvePrincipal(ctx: AppContext, req: Request): Promise<Principal | null> {
+  let pending = resolved.get(req);
+  if (!pending) {
+    const token = bearerToken(req.headers.authorization);
+    pending = token ? ctx.principals.resolve(token) : Promise.resolve(null);
+    resolved.set(req, pending);
+  }
+  return pending;
+}
+
+export function securityHandlers(ctx: AppContext) {
+  const is = (kind: Principal['kind']) => async (req: Request) => (await resolvePrincipal(ctx, req))?.kind === kind;
+  return { operatorToken: is('operator'), businessKey: is('business'), minerKey: is('miner') };
+}
+
+/** The caller, already verified by the security middleware for this route. */
+export async function principalOf(ctx: AppContext, req: Request): Promise<Principal> {
+  const principal = await resolvePrincipal(ctx, req);
+  if (!principal) throw new UnauthorizedError();
+  return principal;
+}
+
+/** Miner routes carry the miner id in the path or query; it must be the caller's own. */
+export async function requireMinerSelf(ctx: AppContext, req: Request, minerId: string): Promise<string> {
+  const principal = await principalOf(ctx, req);
+  if (principal.kind !== 'miner') throw new UnauthorizedError('a miner auth key is required');
+  if (principal.minerId !== minerId) throw new ForbiddenError('miner_id is not the caller: a miner may only act for itself');
+  return minerId;
+}

@@ -1,0 +1,100 @@
+// Applying miners' results: successes in one statement, failures in another,
+// then an explanation for every item that neither touched (fencing).
+import type { AppContext } from '../context.ts';
+import { jobs, type ResultCheckRow } from '../store/jobs.ts';
+import type { JobStatus } from '../store/rows.ts';
+import { BadRequestError } from '../errors.ts';
+
+export type ResultItem = {
+  job_id: string;
+  success: boolean;
+  output?: string;
+  tokens_generated?: number;
+  prompt_tokens?: number;
+  tool_calls?: object[] | null;
+  error?: string;
+  lease_token?: string;
+};
+
+export type Outcome = {
+  job_id: string;
+  outcome: 'accepted' | 'duplicate' | 'lease_lost' | 'forbidden' | 'not_found' | 'result_conflict';
+  status: JobStatus | null;
+  message: string;
+  duplicate?: boolean;
+};
+
+export function checkResultFields(item: ResultItem, where: string): void {
+  if (!item.success) return;
+  if (item.output === undefined) throw new BadRequestError(`${where}output is required when success is true`);
+  if (item.tokens_generated === undefined) {
+    throw new BadRequestError(`${where}tokens_generated is required when success is true`);
+  }
+}
+
+function explain(item: ResultItem, row: ResultCheckRow | undefined, minerId: string): Outcome {
+  const job_id = item.job_id;
+  if (!row) return { job_id, outcome: 'not_found', status: null, message: 'no such job' };
+  if (!row.attempted_by_caller) {
+    return { job_id, outcome: 'forbidden', status: null, message: 'this job was never leased to the caller' };
+  }
+  const heldByCaller = row.miner_id === minerId;
+  if (row.status === 'completed' && heldByCaller && (!item.lease_token || item.lease_token === row.lease_token)) {
+    const same = item.success && row.output === (item.output ?? null) && row.tokens_generated === (item.tokens_generated ?? null);
+    return same
+      ? { job_id, outcome: 'duplicate', duplicate: true, status: row.status, message: 'result already stored; nothing changed' }
+      : { job_id, outcome: 'result_conflict', status: row.status, message: 'the job was already completed with a different result' };
+  }
+  const why =
+    row.status === 'cancelled' ? 'the job was cancelled'
+    : row.status === 'running' ? 'the job is leased to another miner (or another lease)'
+    : row.status === 'queued' ? 'the lease expired and the job went back to the queue'
+    : `the job is ${row.status}`;
+  return { job_id, outcome: 'lease_lost', status: row.status, message: `lease lost: ${why}; nothing changed` };
+}
+
+export async function submitResults(ctx: AppContext, minerId: string, items: readonly ResultItem[]): Promise<Outcome[]> {
+  const successes = items.filter((i) => i.success);
+  const failures = items.filter((i) => !i.success);
+
+  const completed = new Set(
+    successes.length === 0 ? [] : await jobs.complete(ctx.db, minerId, successes.map((i) => ({
+      job_id: i.job_id,
+      lease_token: i.lease_token ?? null,
+      output: i.output ?? '',
+      tool_calls: i.tool_calls && i.tool_calls.length > 0 ? i.tool_calls : null,
+      tokens_generated: i.tokens_generated ?? 0,
+      prompt_tokens: i.prompt_tokens ?? null,
+    }))),
+  );
+  const failed = new Map(
+    failures.length === 0 ? [] : (await jobs.failAttempt(ctx.db, minerId, failures.map((i) => ({
+      job_id: i.job_id,
+      lease_token: i.lease_token ?? null,
+      error: i.error ?? 'the miner reported a failure without a reason',
+    })))).map((r) => [r.job_id, r.status] as const),
+  );
+
+  const unexplained = items.filter((i) => !completed.has(i.job_id) && !failed.has(i.job_id)).map((i) => i.job_id);
+  const checks = new Map(
+    unexplained.length === 0 ? [] : (await jobs.resultCheck(ctx.db, minerId, unexplained)).map((r) => [r.job_id, r] as const),
+  );
+
+  return items.map((item): Outcome => {
+    if (completed.has(item.job_id)) {
+      completed.delete(item.job_id); // a repeated id within one batch counts once
+      return { job_id: item.job_id, outcome: 'accepted', status: 'completed', message: 'result stored' };
+    }
+    const failedStatus = failed.get(item.job_id);
+    if (failedStatus) {
+      failed.delete(item.job_id);
+      return {
+        job_id: item.job_id,
+        outcome: 'accepted',
+        status: failedStatus,
+        message: failedStatus === 'failed' ? 'failure recorded; no attempts left, the job failed' : 'failure recorded; the job was requeued',
+      };
+    }
+    return explain(item, checks.get(item.job_id), minerId);
+  });
+}

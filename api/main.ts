@@ -1,0 +1,69 @@
+// `npm start`: configuration, database (embedded when DATABASE_URL is unset),
+// migrations, operator token, HTTP server, and a graceful SIGTERM/SIGINT.
+import { ConfigError, loadConfig } from './config.ts';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embeddedPostgres.ts';
+import { migrate } from './db/migrate.ts';
+import { ensureAdminToken } from './auth/adminToken.ts';
+import { startServer } from './server.ts';
+import { errorFields, log, setLogLevel } from './log.ts';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  setLogLevel(config.MIA_LOG_LEVEL);
+  const admin = ensureAdminToken(config);
+
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = config.DATABASE_URL;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres({ dataDir: config.MIA_DATA_DIR, port: config.MIA_EMBEDDED_PG_PORT });
+    databaseUrl = embedded.url;
+    log.info('embedded postgres running', { port: config.MIA_EMBEDDED_PG_PORT, dataDir: config.MIA_DATA_DIR });
+  }
+
+  try {
+    await migrate(databaseUrl);
+    const server = await startServer(config, { databaseUrl, adminToken: admin.token });
+    log.info('MIA API listening', { url: server.url, docs: `${server.url}/docs` });
+    if (admin.source === 'generated') {
+      // Printed once, on first start only: the file keeps it for later runs.
+      process.stdout.write(
+        `\nOperator token (shown once; also saved to ${admin.file}):\n  ${admin.token}\n` +
+          `Use it as: Authorization: Bearer <token>\n\n`,
+      );
+    } else if (admin.source === 'file') {
+      log.info('operator token loaded', { file: admin.file });
+    }
+
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info('shutting down', { signal });
+      server
+        .close()
+        .then(() => embedded?.stop())
+        .then(() => {
+          log.info('stopped');
+          process.exit(0);
+        })
+        .catch((error: unknown) => {
+          log.error('shutdown failed', errorFields(error));
+          process.exit(1);
+        });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    log.error('failed to start', errorFields(error));
+  }
+  process.exit(1);
+});

@@ -1,0 +1,75 @@
+// Operator-managed business accounts (tag: businesses).
+import { Router } from 'express';
+import type { AppContext } from '../context.ts';
+import { businesses } from '../store/businesses.ts';
+import { generateSecret, hashSecret } from '../auth/secrets.ts';
+import { principalOf } from '../http/auth.ts';
+import { NotFoundError } from '../errors.ts';
+import type { BusinessRow } from '../store/rows.ts';
+
+type BusinessBody = {
+  name?: string;
+  contact_email?: string;
+  contact_phone?: string;
+  system_prompt?: string;
+  priority?: number;
+};
+
+function present(row: BusinessRow) {
+  return { ...row };
+}
+
+export function businessRoutes(ctx: AppContext): Router {
+  const router = Router();
+
+  router.post('/businesses', async (req, res) => {
+    const body = req.body as BusinessBody & { name: string };
+    const apiKey = generateSecret('business');
+    const row = await businesses.create(ctx.db, {
+      name: body.name,
+      contact_email: body.contact_email ?? null,
+      contact_phone: body.contact_phone ?? null,
+      system_prompt: body.system_prompt ?? '',
+      priority: body.priority ?? 100,
+      api_key_hash: hashSecret(apiKey),
+    });
+    res.status(201).json({ id: row.id, name: row.name, api_key: apiKey, business: present(row) });
+  });
+
+  router.get('/businesses/:business_id', async (req, res) => {
+    const id = req.params.business_id!;
+    const principal = await principalOf(ctx, req);
+    // A business sees only itself; asking for another is answered as if it did not exist.
+    if (principal.kind === 'business' && principal.businessId !== id) throw new NotFoundError('no such business');
+    const row = await businesses.get(ctx.db, id);
+    if (!row) throw new NotFoundError('no such business');
+    res.json(present(row));
+  });
+
+  router.patch('/businesses/:business_id', async (req, res) => {
+    const id = req.params.business_id!;
+    const body = req.body as BusinessBody;
+    const row = await businesses.update(ctx.db, {
+      id,
+      name: body.name ?? null,
+      contact_email: body.contact_email ?? null,
+      contact_phone: body.contact_phone ?? null,
+      system_prompt: body.system_prompt ?? null,
+      priority: body.priority ?? null,
+    });
+    if (!row) throw new NotFoundError('no such business');
+    ctx.principals.forgetBusiness(id);
+    res.json(present(row));
+  });
+
+  router.post('/businesses/:business_id/rotate_key', async (req, res) => {
+    const id = req.params.business_id!;
+    const apiKey = generateSecret('business');
+    const row = await businesses.rotateKey(ctx.db, id, hashSecret(apiKey));
+    if (!row) throw new NotFoundError('no such business');
+    ctx.principals.forgetBusiness(id);
+    res.json({ business_id: id, api_key: apiKey });
+  });
+
+  return router;
+}

@@ -1,0 +1,40 @@
+// The contract, served three ways: raw (/openapi.yaml), Swagger UI (/docs) and
+// ReDoc (/redoc, from the redoc package's standalone bundle, so it works offline).
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import express, { Router } from 'express';
+import swaggerUi from 'swagger-ui-express';
+import { parse } from 'yaml';
+import { openApiPath } from '../http/openApiPath.ts';
+
+const redocPage = `<!DOCTYPE html>
+<html>
+  <head>
+    <meta charset="utf-8" />
+    <title>MIA API — ReDoc</title>
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+  </head>
+  <body>
+    <redoc spec-url="/openapi.yaml"></redoc>
+    <script src="/redoc/redoc.standalone.js"></script>
+  </body>
+</html>`;
+
+export function docsRoutes(): Router {
+  const router = Router();
+  const specText = readFileSync(openApiPath, 'utf8');
+  const spec = parse(specText) as swaggerUi.JsonObject;
+  const require = createRequire(import.meta.url);
+  const redocBundle = require.resolve('redoc/bundles/redoc.standalone.js');
+
+  router.get('/openapi.yaml', (_req, res) => {
+    res.type('application/yaml').send(specText);
+  });
+  router.use('/docs', swaggerUi.serve);
+  router.get('/docs', swaggerUi.setup(spec, { customSiteTitle: 'MIA API' }));
+  router.get('/redoc', (_req, res) => {
+    res.type('html').send(redocPage);
+  });
+  router.use('/redoc/redoc.standalone.js', express.static(redocBundle, { maxAge: '1h' }));
+  return router;
+}

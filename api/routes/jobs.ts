@@ -1,0 +1,44 @@
+// A business's view of its jobs (tag: jobs).
+import { Router } from 'express';
+import type { AppContext } from '../context.ts';
+import { jobs } from '../store/jobs.ts';
+import { awaitFinal } from '../jobs/awaitFinal.ts';
+import { principalOf } from '../http/auth.ts';
+import { isFinal, jobAccepted, jobOutcome } from '../http/jobOutcome.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import type { Principal } from '../auth/principal.ts';
+import type { JobRow } from '../store/rows.ts';
+
+/** Another business's job is reported as missing, not forbidden: its existence is not ours to tell. */
+function visibleTo(principal: Principal, job: JobRow | null): job is JobRow {
+  return job !== null && (principal.kind === 'operator' || (principal.kind === 'business' && principal.businessId === job.business_id));
+}
+
+export function jobRoutes(ctx: AppContext): Router {
+  const router = Router();
+
+  router.get('/job/:job_id/result', async (req, res) => {
+    const principal = await principalOf(ctx, req);
+    const jobId = req.params.job_id!;
+    const first = await jobs.get(ctx.db, jobId);
+    if (!visibleTo(principal, first)) throw new NotFoundError('no such job');
+    const wait = Number(req.query.wait ?? 0);
+    const job = isFinal(first) ? first : await awaitFinal(ctx, jobId, wait, () => !res.socket?.destroyed);
+    if (!job) throw new NotFoundError('no such job');
+    if (isFinal(job)) res.status(200).json(jobOutcome(job));
+    else res.status(202).json(jobAccepted(job));
+  });
+
+  router.delete('/job/:job_id', async (req, res) => {
+    const principal = await principalOf(ctx, req);
+    const jobId = req.params.job_id!;
+    const businessId = principal.kind === 'business' ? principal.businessId : null;
+    const cancelled = await jobs.cancel(ctx.db, jobId, businessId, 'cancelled by the client');
+    const job = await jobs.get(ctx.db, jobId);
+    if (!visibleTo(principal, job)) throw new NotFoundError('no such job');
+    if (!cancelled) throw new ConflictError('job_finished', `the job is already ${job.status}`);
+    res.json(jobOutcome(job));
+  });
+
+  return router;
+}

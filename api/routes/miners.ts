@@ -1,0 +1,99 @@
+// Miner registration, status and the public list (tag: miners).
+import { Router } from 'express';
+import type { AppContext } from '../context.ts';
+import { leaseSettings } from '../context.ts';
+import { miners, type MinerSpecs } from '../store/miners.ts';
+import { generateSecret, hashSecret } from '../auth/secrets.ts';
+import { principalOf, requireMinerSelf, resolvePrincipal } from '../http/auth.ts';
+import { ConflictError, NotFoundError, UnauthorizedError } from '../errors.ts';
+import { bearerToken } from '../auth/principal.ts';
+import type { MinerRow } from '../store/rows.ts';
+
+type Registration = {
+  name: string;
+  ip_address?: string;
+  gpu_name?: string;
+  gpu_memory_mb?: number;
+  gpus?: Record<string, unknown>[];
+  status?: MinerRow['status'];
+  model?: string;
+  context_length?: number;
+  slots?: number;
+};
+
+export function minerRoutes(ctx: AppContext): Router {
+  const router = Router();
+
+  router.post('/register_miner', async (req, res) => {
+    const body = req.body as Registration;
+    // A bearer token, if sent, must be valid: a typo'd key should not silently
+    // fall through to "name taken".
+    const principal = await resolvePrincipal(ctx, req);
+    if (bearerToken(req.headers.authorization) && principal?.kind !== 'miner') throw new UnauthorizedError();
+
+    const firstGpu = body.gpus?.[0];
+    const specs: MinerSpecs = {
+      name: body.name,
+      // What the miner says, else where the request came from.
+      ip_address: body.ip_address ?? req.ip ?? null,
+      gpu_name: body.gpu_name ?? (typeof firstGpu?.name === 'string' ? firstGpu.name : null),
+      gpu_memory_mb: body.gpu_memory_mb ?? (typeof firstGpu?.memory_mb === 'number' ? firstGpu.memory_mb : null),
+      gpus: body.gpus ? JSON.stringify(body.gpus) : null,
+      model: body.model ?? null,
+      context_length: body.context_length ?? null,
+      slots: body.slots ?? null,
+      status: body.status ?? 'idle',
+    };
+
+    if (principal?.kind === 'miner') {
+      const updated = await miners.updateSpecs(ctx.db, { ...specs, id: principal.minerId });
+      if (updated) {
+        res.status(200).json({ miner_id: updated.id, message: 'miner re-registered; specs updated' });
+        return;
+      }
+      // The key belongs to a miner of another name: registering a new name needs no key,
+      // but reusing this one for it would confuse identities.
+      throw new ConflictError('name_taken', 'this auth key belongs to a miner with another name');
+    }
+
+    const authKey = generateSecret('miner');
+    const created = await miners.register(ctx.db, { ...specs, slots: specs.slots ?? 1, gpus: specs.gpus ?? '[]', auth_key_hash: hashSecret(authKey) });
+    if (!created) {
+      throw new ConflictError('name_taken', `a miner named "${body.name}" exists; re-register with its auth key as bearer token`);
+    }
+    res.status(201).json({
+      miner_id: created.id,
+      auth_key: authKey,
+      message: 'miner registered; keep auth_key secret, it is shown only once',
+    });
+  });
+
+  router.post('/miner/:miner_id/status', async (req, res) => {
+    const minerId = await requireMinerSelf(ctx, req, req.params.miner_id!);
+    const status = (req.body as { status: MinerRow['status'] }).status;
+    let released = 0;
+    if (status === 'offline') released = (await miners.releaseJobs(ctx.db, minerId)).length;
+    const row = await miners.heartbeat(ctx.db, minerId, status, leaseSettings(ctx.config));
+    if (!row) throw new NotFoundError('no such miner');
+    res.json({
+      status: row.status as MinerRow['status'],
+      message: released > 0 ? `status recorded; ${released} running job(s) returned to the queue` : 'status recorded',
+      leases_extended: row.leases_extended,
+      jobs_released: released,
+    });
+  });
+
+  router.get('/miners', async (req, res) => {
+    const principal = await principalOf(ctx, req);
+    const rows = await miners.list(ctx.db);
+    res.json({
+      miners: rows.map(({ id, ip_address, ...rest }) => ({
+        miner_id: id,
+        ...rest,
+        ...(principal.kind === 'operator' ? { ip_address } : {}),
+      })),
+    });
+  });
+
+  return router;
+}

@@ -1,0 +1,50 @@
+// GET /, /health, /metrics.
+import { Router } from 'express';
+import type { AppContext } from '../context.ts';
+import { knownMigrations } from '../db/migrate.ts';
+import { metrics } from '../store/metrics.ts';
+import { isDatabaseUnavailable } from '../db/errors.ts';
+
+export function systemRoutes(ctx: AppContext): Router {
+  const router = Router();
+  const expected = knownMigrations();
+
+  router.get('/', (_req, res) => {
+    res.json({ service: 'mia', status: 'ok', version: ctx.version, docs: '/docs' });
+  });
+
+  router.get('/health', async (_req, res) => {
+    const listener = ctx.listener.connected ? 'connected' : 'reconnecting';
+    try {
+      const applied = await metrics.migrationsApplied(ctx.db);
+      const pending = expected.filter((name) => !applied.includes(name));
+      const ok = pending.length === 0 && !ctx.draining;
+      res.status(ok ? 200 : 503).json({
+        status: ok ? 'ok' : 'unavailable',
+        database: 'ok',
+        migrations: { applied: applied.length, expected: expected.length, pending },
+        listener,
+        version: ctx.version,
+      });
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) throw error;
+      res.status(503).json({
+        status: 'unavailable',
+        database: 'unreachable',
+        migrations: { applied: 0, expected: expected.length },
+        listener,
+        version: ctx.version,
+      });
+    }
+  });
+
+  router.get('/metrics', async (_req, res) => {
+    const snapshot = await metrics.snapshot(ctx.db);
+    res.json({
+      ...snapshot,
+      parked_long_polls: { job_next: ctx.dispatcher.parked, job_results: ctx.completions.parked },
+    });
+  });
+
+  return router;
+}

@@ -1,0 +1,99 @@
+// One API process: pool, LISTEN connection, parked long-polls, HTTP server.
+// Used by api/main.ts, by the tests (in-process) and by the benchmarks.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import type { Config } from './config.ts';
+import { leaseSettings, type AppContext } from './context.ts';
+import { createDatabasePool } from './db/pool.ts';
+import { PrincipalResolver } from './auth/principal.ts';
+import { ClaimDispatcher } from './queue/claimDispatcher.ts';
+import { CompletionWaiters } from './queue/completionWaiters.ts';
+import { NotificationListener } from './queue/notificationListener.ts';
+import { createApp } from './app.ts';
+import { log } from './log.ts';
+
+export type RunningServer = {
+  url: string;
+  port: number;
+  ctx: AppContext;
+  /** Graceful stop: refuse new work, answer parked long-polls, finish in-flight requests, close pools. */
+  close: () => Promise<void>;
+};
+
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export async function startServer(config: Config, options: { databaseUrl: string; adminToken: string }): Promise<RunningServer> {
+  const db = await createDatabasePool(options.databaseUrl, { size: config.MIA_DB_POOL_SIZE, applicationName: 'mia-api' });
+  const dispatcher = new ClaimDispatcher(db, () => leaseSettings(config));
+  const completions = new CompletionWaiters(db);
+  const listener = new NotificationListener(options.databaseUrl, {
+    onJobQueued: () => dispatcher.wake(),
+    onJobFinished: (jobId) => completions.finished(jobId),
+    onResync: () => {
+      dispatcher.wake();
+      void completions.resync();
+    },
+  });
+  const ctx: AppContext = {
+    config,
+    db,
+    principals: new PrincipalResolver(db, options.adminToken, config.MIA_AUTH_CACHE_SECONDS),
+    dispatcher,
+    completions,
+    listener,
+    draining: false,
+    version,
+  };
+
+  try {
+    await listener.start();
+  } catch (error) {
+    await db.end();
+    throw error;
+  }
+  // The safety net for a NOTIFY lost in transit: a slow re-check of both kinds of waiters.
+  const fallback = setInterval(() => {
+    dispatcher.wake();
+    void completions.resync();
+  }, config.MIA_FALLBACK_POLL_MS);
+  fallback.unref();
+
+  const server = http.createServer(createApp(ctx));
+  // Miners keep connections open between long-polls; don't drop them first.
+  server.keepAliveTimeout = 75_000;
+  server.headersTimeout = 80_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      ctx.draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Parked long-polls end now (204 / 202); idle keep-alive sockets are closed.
+      dispatcher.releaseAll();
+      completions.releaseAll();
+      server.closeIdleConnections();
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.MIA_SHUTDOWN_TIMEOUT_MS).unref());
+      if ((await Promise.race([closed, timeout])) === 'timeout') {
+        log.warn('shutdown timeout: closing remaining connections');
+        server.closeAllConnections();
+        await closed;
+      }
+      clearInterval(fallback);
+      await listener.stop();
+      await db.end();
+    })();
+    return closing;
+  };
+
+  return { url: `http://${host}:${port}`, port, ctx, close };
+}

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import type { DatabasePool } from 'slonik';
+import { defineQuery } from '../db/defineQuery.ts';
+import { BusinessRow, IdRow } from './rows.ts';
+
+type NewBusiness = {
+  name: string;
+  contact_email: string | null;
+  contact_phone: string | null;
+  system_prompt: string;
+  priority: number;
+  api_key_hash: string;
+};
+type BusinessChanges = {
+  id: string;
+  name: string | null;
+  contact_email: string | null;
+  contact_phone: string | null;
+  system_prompt: string | null;
+  priority: number | null;
+};
+
+const create = defineQuery<NewBusiness, typeof BusinessRow>('business_create', BusinessRow);
+const get = defineQuery<{ id: string }, typeof BusinessRow>('business_get', BusinessRow);
+const update = defineQuery<BusinessChanges, typeof BusinessRow>('business_update', BusinessRow);
+const rotateKey = defineQuery<{ id: string; api_key_hash: string }, typeof IdRow>('business_rotate_key', IdRow);
+const BusinessAuthRow = z.object({ id: z.string().uuid(), system_prompt: z.string(), priority: z.number() });
+const findByKeyHash = defineQuery<{ api_key_hash: string }, typeof BusinessAuthRow>(
+  'business_find_by_key_hash',
+  BusinessAuthRow,
+);
+
+export const businesses = {
+  create: (db: DatabasePool, business: NewBusiness) => db.one(create(business)),
+  get: (db: DatabasePool, id: string) => db.maybeOne(get({ id })),
+  update: (db: DatabasePool, changes: BusinessChanges) => db.maybeOne(update(changes)),
+  rotateKey: (db: DatabasePool, id: string, apiKeyHash: string) =>
+    db.maybeOne(rotateKey({ id, api_key_hash: apiKeyHash })),
+  findByKeyHash: (db: DatabasePool, apiKeyHash: string) =>
+    db.maybeOne(findByKeyHash({ api_key_hash: apiKeyHash })),
+};

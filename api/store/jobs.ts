@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import type { DatabasePool } from 'slonik';
+import { defineQuery } from '../db/defineQuery.ts';
+import { ClaimedJobRow, IdRow, JobIdRow, JobRow, JobStatus } from './rows.ts';
+import type { Lease } from './miners.ts';
+
+export type NewJob = {
+  business_id: string;
+  session_id: string;
+  messages: string; // JSON text
+  prompt: string;
+  context: string | null;
+  max_tokens: number;
+  temperature: number;
+  tools: string | null;
+  tool_choice: string | null;
+  priority: number;
+  max_attempts: number;
+  idempotency_key: string | null;
+  callback_url: string | null;
+};
+
+export type SuccessResult = {
+  job_id: string;
+  lease_token: string | null;
+  output: string;
+  tool_calls: unknown;
+  tokens_generated: number;
+  prompt_tokens: number | null;
+};
+export type FailureResult = { job_id: string; lease_token: string | null; error: string };
+
+const create = defineQuery<NewJob, typeof IdRow>('job_create', IdRow);
+const findByIdempotencyKey = defineQuery<{ business_id: string; idempotency_key: string }, typeof IdRow>(
+  'job_find_by_idempotency_key',
+  IdRow,
+);
+const get = defineQuery<{ id: string }, typeof JobRow>('job_get', JobRow);
+const claim = defineQuery<{ miner_ids: readonly string[] } & Lease, typeof ClaimedJobRow>(
+  'job_claim',
+  ClaimedJobRow,
+);
+const release = defineQuery<{ lease_tokens: readonly string[] }, typeof IdRow>('job_release', IdRow);
+const complete = defineQuery<{ miner_id: string; results: string }, typeof JobIdRow>('job_complete', JobIdRow);
+const FailRow = z.object({ job_id: z.string().uuid(), status: JobStatus });
+const failAttempt = defineQuery<{ miner_id: string; results: string }, typeof FailRow>('job_fail_attempt', FailRow);
+const ResultCheckRow = z.object({
+  job_id: z.string().uuid(),
+  status: JobStatus,
+  miner_id: z.string().uuid().nullable(),
+  attempted_by_caller: z.boolean(),
+  lease_token: z.string().uuid().nullable(),
+  output: z.string().nullable(),
+  tokens_generated: z.number().int().nullable(),
+});
+export type ResultCheckRow = z.infer<typeof ResultCheckRow>;
+const resultCheck = defineQuery<{ miner_id: string; job_ids: readonly string[] }, typeof ResultCheckRow>(
+  'job_result_check',
+  ResultCheckRow,
+);
+const cancel = defineQuery<{ id: string; business_id: string | null; reason: string | null }, typeof IdRow>(
+  'job_cancel',
+  IdRow,
+);
+const finishedAmong = defineQuery<{ ids: readonly string[] }, typeof IdRow>('jobs_finished_get', IdRow);
+
+export const jobs = {
+  /** Returns the new job's id, or null when the idempotency key was already used. */
+  create: async (db: DatabasePool, job: NewJob) => (await db.maybeOne(create(job)))?.id ?? null,
+  findByIdempotencyKey: async (db: DatabasePool, businessId: string, key: string) =>
+    (await db.maybeOne(findByIdempotencyKey({ business_id: businessId, idempotency_key: key })))?.id ?? null,
+  get: (db: DatabasePool, id: string) => db.maybeOne(get({ id })),
+  claim: (db: DatabasePool, minerIds: readonly string[], lease: Lease) =>
+    db.any(claim({ miner_ids: minerIds, ...lease })),
+  release: (db: DatabasePool, leaseTokens: readonly string[]) =>
+    db.any(release({ lease_tokens: leaseTokens })),
+  complete: async (db: DatabasePool, minerId: string, results: readonly SuccessResult[]) =>
+    (await db.any(complete({ miner_id: minerId, results: JSON.stringify(results) }))).map((r) => r.job_id),
+  failAttempt: (db: DatabasePool, minerId: string, results: readonly FailureResult[]) =>
+    db.any(failAttempt({ miner_id: minerId, results: JSON.stringify(results) })),
+  resultCheck: (db: DatabasePool, minerId: string, jobIds: readonly string[]) =>
+    db.any(resultCheck({ miner_id: minerId, job_ids: jobIds })),
+  cancel: async (db: DatabasePool, id: string, businessId: string | null, reason: string | null) =>
+    (await db.maybeOne(cancel({ id, business_id: businessId, reason }))) !== null,
+  finishedAmong: async (db: DatabasePool, ids: readonly string[]) =>
+    (await db.any(finishedAmong({ ids }))).map((r) => r.id),
+};

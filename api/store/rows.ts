@@ -1,0 +1,83 @@
+// Zod schemas of the rows our SQL returns. Timestamps arrive as ISO strings
+// and bigints as numbers (see api/db/pool.ts type parsers).
+import { z } from 'zod';
+
+export const timestamp = z.string();
+const json = z.unknown();
+
+export const BusinessRow = z.object({
+  id: z.string().uuid(),
+  name: z.string(),
+  contact_email: z.string().nullable(),
+  contact_phone: z.string().nullable(),
+  system_prompt: z.string(),
+  priority: z.number().int(),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+export type BusinessRow = z.infer<typeof BusinessRow>;
+
+export const MinerRow = z.object({
+  id: z.string().uuid(),
+  name: z.string(),
+  ip_address: z.string().nullable(),
+  gpu_name: z.string().nullable(),
+  gpu_memory_mb: z.number().int().nullable(),
+  gpus: z.array(z.record(z.unknown())),
+  model: z.string().nullable(),
+  context_length: z.number().int().nullable(),
+  slots: z.number().int(),
+  status: z.enum(['idle', 'busy', 'offline', 'draining']),
+  job_count: z.number(),
+  total_tokens_generated: z.number(),
+  tokens_per_second: z.number(),
+  created_at: timestamp,
+  last_active: timestamp,
+});
+export type MinerRow = z.infer<typeof MinerRow>;
+
+export const JobStatus = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
+export type JobStatus = z.infer<typeof JobStatus>;
+export const finalStatuses: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+
+export const JobRow = z.object({
+  id: z.string().uuid(),
+  business_id: z.string().uuid(),
+  session_id: z.string(),
+  status: JobStatus,
+  output: z.string().nullable(),
+  tool_calls: json,
+  tokens_generated: z.number().int().nullable(),
+  prompt_tokens: z.number().int().nullable(),
+  error: z.string().nullable(),
+  attempts: z.number().int(),
+  max_attempts: z.number().int(),
+  miner_id: z.string().uuid().nullable(),
+  created_at: timestamp,
+  claimed_at: timestamp.nullable(),
+  completed_at: timestamp.nullable(),
+});
+export type JobRow = z.infer<typeof JobRow>;
+
+export const ClaimedJobRow = z.object({
+  job_id: z.string().uuid(),
+  miner_id: z.string().uuid(),
+  prompt: z.string(),
+  context: z.string().nullable(),
+  session_id: z.string(),
+  business_id: z.string().uuid(),
+  max_tokens: z.number().int(),
+  temperature: z.number(),
+  messages: z.array(z.object({ role: z.string(), content: z.string() }).passthrough()),
+  tools: json,
+  tool_choice: json,
+  lease_token: z.string().uuid(),
+  lease_expires_at: timestamp,
+  attempts: z.number().int(),
+  priority: z.number().int(),
+  created_at: timestamp,
+});
+export type ClaimedJobRow = z.infer<typeof ClaimedJobRow>;
+
+export const IdRow = z.object({ id: z.string().uuid() });
+export const JobIdRow = z.object({ job_id: z.string().uuid() });

@@ -1,0 +1,3 @@
+SELECT id, name, contact_email, contact_phone, system_prompt, priority, created_at, updated_at
+FROM mia.businesses
+WHERE id = :id

@@ -1,0 +1,10 @@
+-- Partial update: a NULL parameter keeps the stored value (clear a contact with '').
+UPDATE mia.businesses
+SET name          = coalesce(:name, name),
+    contact_email = coalesce(:contact_email, contact_email),
+    contact_phone = coalesce(:contact_phone, contact_phone),
+    system_prompt = coalesce(:system_prompt, system_prompt),
+    priority      = coalesce(:priority::smallint, priority),
+    updated_at    = now()
+WHERE id = :id
+RETURNING id, name, contact_email, contact_phone, system_prompt, priority, created_at, updated_at

@@ -1,0 +1,32 @@
+-- Claim up to cardinality(:miner_ids) queued jobs in one short statement; the
+-- i-th job (by priority, then age) goes to :miner_ids[i]. One miner asking for
+-- n jobs repeats its id n times; the dispatcher serving several parked miners
+-- lists each of them. SKIP LOCKED lets any number of claimers run at once
+-- without waiting on each other or taking the same job twice.
+WITH picked AS (
+  SELECT id, priority, created_at
+  FROM mia.jobs
+  -- Matches the partial index jobs_claim_idx (WHERE status = 'queued', ORDER BY priority, created_at).
+  WHERE status = 'queued' AND run_after <= now()
+  ORDER BY priority, created_at
+  LIMIT cardinality(:miner_ids::uuid[])
+  FOR UPDATE SKIP LOCKED
+), assigned AS (
+  SELECT id, (:miner_ids::uuid[])[row_number() OVER (ORDER BY priority, created_at)] AS miner_id
+  FROM picked
+)
+UPDATE mia.jobs AS j
+SET status           = 'running',
+    miner_id         = a.miner_id,
+    attempted_by     = CASE WHEN a.miner_id = ANY (j.attempted_by) THEN j.attempted_by
+                            ELSE array_append(j.attempted_by, a.miner_id) END,
+    lease_token      = gen_random_uuid(),
+    -- Lease length follows max_tokens: a long answer gets a long lease.
+    lease_expires_at = now() + make_interval(secs => :lease_base_s::double precision + j.max_tokens * :lease_ms_per_token::double precision / 1000.0),
+    attempts         = j.attempts + 1,
+    claimed_at       = now()
+FROM assigned AS a
+WHERE j.id = a.id
+RETURNING j.id AS job_id, j.miner_id, j.prompt, j.context, j.session_id, j.business_id, j.max_tokens,
+          j.temperature, j.messages, j.tools, j.tool_choice, j.lease_token, j.lease_expires_at,
+          j.attempts, j.priority, j.created_at

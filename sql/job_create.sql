@@ -1,0 +1,15 @@
+-- Submit a chat message: the job and the user's chat-log row in one statement
+-- (one transaction). With an Idempotency-Key that this business already used,
+-- nothing is written and no row comes back: the caller then reads the original.
+WITH job AS (
+  INSERT INTO mia.jobs (business_id, session_id, messages, prompt, context, max_tokens, temperature,
+                        tools, tool_choice, priority, max_attempts, idempotency_key, callback_url)
+  VALUES (:business_id, :session_id, :messages::jsonb, :prompt, :context, :max_tokens, :temperature,
+          :tools::jsonb, :tool_choice::jsonb, :priority, :max_attempts, :idempotency_key, :callback_url)
+  ON CONFLICT (business_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+  RETURNING id, business_id, session_id, prompt
+), user_log AS (
+  INSERT INTO mia.chat_logs (session_id, business_id, job_id, role, message)
+  SELECT session_id, business_id, id, 'user', prompt FROM job
+)
+SELECT id FROM job

@@ -1,0 +1,55 @@
+// The real API, in-process, on its own fresh database. Responses are checked
+// against openapi.yaml (MIA_VALIDATE_RESPONSES): a response that breaks the
+// contract becomes a 500 and fails the test that saw it.
+import { loadConfig } from '../../api/config.ts';
+import { startServer, type RunningServer } from '../../api/server.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+import { request, type RequestOptions } from './http.ts';
+
+export const testAdminToken = 'test-operator-token-0123456789abcdef';
+
+export type TestApi = {
+  url: string;
+  adminToken: string;
+  databaseUrl: string;
+  server: RunningServer;
+  request: <T = any>(method: string, path: string, options?: RequestOptions) => ReturnType<typeof request<T>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  close: () => Promise<void>;
+};
+
+export function testEnv(databaseUrl: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATABASE_URL: databaseUrl,
+    MIA_ADMIN_TOKEN: testAdminToken,
+    MIA_VALIDATE_RESPONSES: 'true',
+    MIA_LOG_LEVEL: 'error',
+    MIA_SHUTDOWN_TIMEOUT_MS: '2000',
+    ...env,
+  };
+}
+
+export async function startTestApi(options: { env?: Record<string, string>; database?: TestDatabase } = {}): Promise<TestApi> {
+  const database = options.database ?? (await createTestDatabase());
+  const config = loadConfig(testEnv(database.url, options.env));
+  let server: RunningServer;
+  try {
+    server = await startServer(config, { databaseUrl: database.url, adminToken: testAdminToken });
+  } catch (error) {
+    if (!options.database) await database.drop();
+    throw error;
+  }
+  return {
+    url: server.url,
+    adminToken: testAdminToken,
+    databaseUrl: database.url,
+    server,
+    request: (method, path, requestOptions) => request(server.url, method, path, requestOptions),
+    close: async () => {
+      await server.close();
+      if (!options.database) await database.drop();
+    },
+  };
+}
