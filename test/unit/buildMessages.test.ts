@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { buildMessages, languageInstruction } from '../../api/chat/buildMessages.ts';
+
+describe('building the messages a model receives', () => {
+  it('puts prompt, language rule and context in one system message, then history, then the new message', () => {
+    const messages = buildMessages({
+      systemPrompt: 'We sell bikes.',
+      context: 'Order 17 shipped.',
+      history: [{ role: 'user', message: 'hi' }, { role: 'assistant', message: 'hello' }],
+      historyMaxChars: 1000,
+      message: 'where is order 17?',
+    });
+    assert.equal(messages.length, 4);
+    assert.equal(messages[0]!.role, 'system');
+    assert.ok(messages[0]!.content.includes('We sell bikes.'));
+    assert.ok(messages[0]!.content.includes(languageInstruction));
+    assert.ok(messages[0]!.content.includes('Order 17 shipped.'));
+    assert.deepEqual(messages.slice(1).map((m) => m.role), ['user', 'assistant', 'user']);
+  });
+
+  it('drops the oldest turns first when the history exceeds its character budget', () => {
+    const messages = buildMessages({
+      systemPrompt: '',
+      context: null,
+      history: [{ role: 'user', message: 'a'.repeat(50) }, { role: 'assistant', message: 'b'.repeat(50) }, { role: 'user', message: 'c'.repeat(50) }],
+      historyMaxChars: 120,
+      message: 'new',
+    });
+    assert.deepEqual(messages.slice(1, -1).map((m) => m.content[0]), ['b', 'c']);
+  });
+});
