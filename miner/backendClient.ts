@@ -1,0 +1,225 @@
+// The miner's side of the backend contract (openapi.yaml, tags miners and
+// miner-jobs). Every call has a deadline; failures become BackendError, which says
+// whether trying again can help, so callers decide retry policy in one place each.
+import { z } from 'zod';
+import type { GpuInfo } from './gpu.ts';
+
+export const ClaimedJobSchema = z
+  .object({
+    job_id: z.string(),
+    session_id: z.string(),
+    business_id: z.string().optional(),
+    prompt: z.string().optional(),
+    context: z.string().nullable().optional(),
+    max_tokens: z.number().int(),
+    temperature: z.number(),
+    messages: z.array(z.object({ role: z.string(), content: z.string() }).passthrough()),
+    tools: z.array(z.record(z.unknown())).nullable().optional(),
+    tool_choice: z.unknown().optional(),
+    lease_token: z.string(),
+    lease_expires_at: z.string(),
+    attempt: z.number().int().optional(),
+  })
+  .passthrough();
+export type ClaimedJob = z.infer<typeof ClaimedJobSchema>;
+
+const RegisteredSchema = z.object({
+  miner_id: z.string(),
+  auth_key: z.string().optional(),
+  message: z.string(),
+});
+const OutcomeSchema = z.object({
+  job_id: z.string(),
+  outcome: z.string(),
+  status: z.string().nullable().optional(),
+  message: z.string().optional(),
+});
+export type ResultOutcome = z.infer<typeof OutcomeSchema>;
+const StatusReplySchema = z
+  .object({ status: z.string(), leases_extended: z.number().int().optional() })
+  .passthrough();
+
+export type MinerStatus = 'idle' | 'busy' | 'offline' | 'draining';
+
+export interface Registration {
+  name: string;
+  gpu_name?: string;
+  gpu_memory_mb?: number;
+  gpus?: GpuInfo[];
+  status?: MinerStatus;
+  model?: string;
+  context_length?: number;
+  slots?: number;
+}
+
+export interface JobResult {
+  job_id: string;
+  session_id: string;
+  success: boolean;
+  output?: string;
+  tokens_generated?: number;
+  prompt_tokens?: number;
+  tool_calls?: unknown[] | null;
+  error?: string;
+  lease_token: string;
+}
+
+export class BackendError extends Error {
+  override name = 'BackendError';
+  constructor(
+    message: string,
+    /** HTTP status; 0 when no response arrived (network error, timeout). */
+    readonly status: number,
+    /** The API's stable error code (`lease_lost`, `name_taken`, …) when it sent one. */
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+
+  /** Network errors, 5xx (database down, server draining) and 429 may succeed later. */
+  get retryable(): boolean {
+    return this.status === 0 || this.status === 429 || this.status >= 500;
+  }
+}
+
+export interface BackendClientOptions {
+  baseUrl: string;
+  /** Deadline of ordinary requests; long-polls get their wait on top. */
+  timeoutMs?: number;
+}
+
+export class BackendClient {
+  private authKey: string | undefined;
+  private readonly baseUrl: string;
+  private readonly timeoutMs: number;
+
+  constructor(options: BackendClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = options.timeoutMs ?? 15_000;
+  }
+
+  setAuthKey(key: string | undefined): void {
+    this.authKey = key;
+  }
+
+  private async request(
+    method: string,
+    path: string,
+    options: { body?: unknown; signal?: AbortSignal; timeoutMs?: number; auth?: boolean } = {},
+  ): Promise<{ status: number; body: unknown }> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (options.auth !== false && this.authKey) headers.authorization = `Bearer ${this.authKey}`;
+    const timeout = AbortSignal.timeout(options.timeoutMs ?? this.timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    let response: Response;
+    try {
+      response = await fetch(this.baseUrl + path, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal,
+      });
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const why = timeout.aborted
+        ? 'timed out'
+        : (cause?.code ?? cause?.message ?? (error as Error).message);
+      throw new BackendError(`${method} ${path}: ${why}`, 0);
+    }
+    const text = await response.text().catch(() => '');
+    let body: unknown = undefined;
+    if (text) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
+    }
+    if (response.status >= 400) {
+      const err = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new BackendError(
+        `${method} ${path}: ${response.status} ${err?.message ?? response.statusText}`,
+        response.status,
+        err?.code,
+      );
+    }
+    return { status: response.status, body };
+  }
+
+  /**
+   * 201 with a new key for a new name; 200 (same id, no key) when re-registering with
+   * this miner's key; BackendError 409 `name_taken` when the name belongs to another key.
+   */
+  async register(
+    registration: Registration,
+  ): Promise<{ created: boolean; miner_id: string; auth_key?: string }> {
+    const { status, body } = await this.request('POST', '/register_miner', { body: registration });
+    const parsed = RegisteredSchema.parse(body);
+    return { created: status === 201, miner_id: parsed.miner_id, auth_key: parsed.auth_key };
+  }
+
+  /** Long-polls `GET /job/next`; null on 204. */
+  async claim(
+    minerId: string,
+    waitSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<ClaimedJob | null> {
+    const query = new URLSearchParams({ miner_id: minerId, wait: String(waitSeconds) });
+    const { status, body } = await this.request('GET', `/job/next?${query}`, {
+      signal,
+      timeoutMs: this.timeoutMs + waitSeconds * 1000,
+    });
+    return status === 204 ? null : ClaimedJobSchema.parse(body);
+  }
+
+  /** Long-polls `GET /jobs/next` for up to `maxJobs`; empty on 204. */
+  async claimBatch(
+    minerId: string,
+    maxJobs: number,
+    waitSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<ClaimedJob[]> {
+    const query = new URLSearchParams({
+      miner_id: minerId,
+      max_jobs: String(maxJobs),
+      wait: String(waitSeconds),
+    });
+    const { status, body } = await this.request('GET', `/jobs/next?${query}`, {
+      signal,
+      timeoutMs: this.timeoutMs + waitSeconds * 1000,
+    });
+    return status === 204 ? [] : z.object({ jobs: z.array(ClaimedJobSchema) }).parse(body).jobs;
+  }
+
+  async submitResult(minerId: string, result: JobResult): Promise<ResultOutcome> {
+    const { body } = await this.request('POST', '/job/result', {
+      body: { ...result, miner_id: minerId },
+    });
+    return OutcomeSchema.parse(body);
+  }
+
+  async reportStatus(
+    minerId: string,
+    status: MinerStatus,
+    signal?: AbortSignal,
+  ): Promise<{ status: string; leases_extended?: number }> {
+    const { body } = await this.request('POST', `/miner/${encodeURIComponent(minerId)}/status`, {
+      body: { status },
+      signal,
+    });
+    return StatusReplySchema.parse(body);
+  }
+
+  /** `GET /health` without credentials, for `doctor`. */
+  async health(): Promise<{ status: number; body: unknown }> {
+    try {
+      return await this.request('GET', '/health', { auth: false, timeoutMs: 5000 });
+    } catch (error) {
+      if (error instanceof BackendError && error.status >= 500)
+        return { status: error.status, body: undefined };
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,305 @@
+// Claims jobs and runs them on llama-server, one at a time per slot.
+//
+// One dispatcher claims for all slots: with one slot it long-polls `GET /job/next`;
+// with several it long-polls `GET /jobs/next` for as many jobs as there are idle
+// slots, so a busy multi-slot miner costs the backend one request per batch rather
+// than one parked request per slot. Each claimed job then runs on its own slot worker
+// (runJob), independently of the others.
+//
+// A job is never silently lost: it is answered, handed back with `success: false`,
+// or — when the miner cannot say anything (killed, drain deadline) — left to the
+// lease, which the `offline` report or the backend's reaper returns to the queue.
+import { Backoff, sleep } from './backoff.ts';
+import type { BackendClient, ClaimedJob, JobResult } from './backendClient.ts';
+import { BackendError } from './backendClient.ts';
+import type { Completion } from './llamaClient.ts';
+import { chatCompletion, LlamaError } from './llamaClient.ts';
+import type { LlamaEndpoint } from './llamaSupervisor.ts';
+import type { Logger } from './log.ts';
+import { errorMessage } from './log.ts';
+import type { JobStats } from './stats.ts';
+import { tokensPerSecond } from './stats.ts';
+import type { StatusReporter } from './statusReporter.ts';
+
+export interface JobLoopOptions {
+  backend: Pick<BackendClient, 'claim' | 'claimBatch' | 'submitResult'>;
+  llama: Pick<LlamaEndpoint, 'url' | 'isReady' | 'waitReady'>;
+  status: Pick<StatusReporter, 'jobStarted' | 'jobFinished'>;
+  stats: JobStats;
+  logger: Logger;
+  minerId: string;
+  slots: number;
+  pollWaitSeconds: number;
+  generationTimeoutMs: number;
+  /** How long a job waits for a crashed llama-server to come back before handing the job back. */
+  readyWaitMs: number;
+  /** How long result submission is retried through network errors and 5xx. */
+  submitDeadlineMs?: number;
+  /** Generation tries per job on this miner (a crash mid-job costs one). */
+  localAttempts?: number;
+}
+
+export class JobLoop {
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Aborts generation and result retries of in-flight jobs (drain deadline passed). */
+  private readonly abandon = new AbortController();
+  private slotFreed: (() => void) | undefined;
+  private useBatch: boolean;
+
+  constructor(private readonly options: JobLoopOptions) {
+    this.useBatch = options.slots > 1;
+  }
+
+  get activeJobs(): number {
+    return this.inFlight.size;
+  }
+
+  /** Claims and starts jobs until `stopClaiming` aborts; in-flight jobs keep running. */
+  async run(stopClaiming: AbortSignal): Promise<void> {
+    const { backend, llama, logger, minerId } = this.options;
+    const backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
+    while (!stopClaiming.aborted) {
+      const idle = this.options.slots - this.inFlight.size;
+      if (idle <= 0) {
+        await this.waitForFreeSlot(stopClaiming);
+        continue;
+      }
+      // A job claimed while llama-server is down would only sit on its lease.
+      if (!llama.isReady()) {
+        await llama.waitReady(5000, stopClaiming);
+        continue;
+      }
+      let jobs: ClaimedJob[];
+      try {
+        if (this.useBatch) {
+          jobs = await backend.claimBatch(
+            minerId,
+            idle,
+            this.options.pollWaitSeconds,
+            stopClaiming,
+          );
+        } else {
+          const job = await backend.claim(minerId, this.options.pollWaitSeconds, stopClaiming);
+          jobs = job ? [job] : [];
+        }
+        backoff.reset();
+      } catch (error) {
+        if (stopClaiming.aborted) break;
+        if (this.useBatch && error instanceof BackendError && error.status === 404) {
+          logger.warn('backend has no batch claim (GET /jobs/next); claiming one job per request');
+          this.useBatch = false;
+          continue;
+        }
+        const delay = backoff.next();
+        logger.warn('claiming jobs failed; retrying', {
+          error: errorMessage(error),
+          in_s: (delay / 1000).toFixed(1),
+        });
+        await sleep(delay, stopClaiming);
+        continue;
+      }
+      for (const job of jobs) this.startJob(job);
+    }
+  }
+
+  private waitForFreeSlot(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        signal.removeEventListener('abort', done);
+        this.slotFreed = undefined;
+        resolve();
+      };
+      this.slotFreed = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private startJob(job: ClaimedJob): void {
+    this.options.status.jobStarted(job.lease_expires_at);
+    const running = this.runJob(job)
+      .catch((error: unknown) =>
+        this.options.logger.error('job crashed the worker', {
+          job: job.job_id,
+          error: errorMessage(error),
+        }),
+      )
+      .finally(() => {
+        this.inFlight.delete(job.job_id);
+        this.options.status.jobFinished();
+        this.slotFreed?.();
+      });
+    this.inFlight.set(job.job_id, running);
+  }
+
+  /**
+   * Waits for in-flight jobs; after `timeoutMs`, or at once when `force` aborts,
+   * abandons the rest (the offline report or the lease returns them to the queue).
+   */
+  async drain(timeoutMs: number, force?: AbortSignal): Promise<{ abandoned: number }> {
+    const all = Promise.allSettled([...this.inFlight.values()]);
+    const stopWaiting = new AbortController();
+    const onForce = () => stopWaiting.abort();
+    force?.addEventListener('abort', onForce, { once: true });
+    if (force?.aborted) stopWaiting.abort();
+    const finished = await Promise.race([
+      all.then(() => true),
+      sleep(timeoutMs, stopWaiting.signal).then(() => false),
+    ]);
+    stopWaiting.abort();
+    force?.removeEventListener('abort', onForce);
+    if (finished) return { abandoned: 0 };
+    const abandoned = this.inFlight.size;
+    this.abandon.abort();
+    await Promise.allSettled([...this.inFlight.values()]);
+    return { abandoned };
+  }
+
+  private async generate(
+    job: ClaimedJob,
+  ): Promise<{ completion?: Completion; error?: string; seconds: number }> {
+    const { llama, logger } = this.options;
+    const attempts = this.options.localAttempts ?? 2;
+    const started = performance.now();
+    let error = 'llama-server is not ready';
+    for (let attempt = 1; attempt <= attempts; attempt += 1) {
+      if (this.abandon.signal.aborted) break;
+      if (!(await llama.waitReady(this.options.readyWaitMs, this.abandon.signal)) || !llama.url) {
+        error = `llama-server was not ready within ${Math.round(this.options.readyWaitMs / 1000)} s`;
+        break;
+      }
+      const callStarted = performance.now();
+      try {
+        const completion = await chatCompletion(
+          llama.url,
+          {
+            messages: job.messages,
+            max_tokens: job.max_tokens,
+            temperature: job.temperature,
+            tools: job.tools,
+            tool_choice: job.tool_choice,
+          },
+          { signal: this.abandon.signal, timeoutMs: this.options.generationTimeoutMs },
+        );
+        return { completion, seconds: (performance.now() - callStarted) / 1000 };
+      } catch (err) {
+        if (this.abandon.signal.aborted) break;
+        error = errorMessage(err);
+        // A server fault (crash, restart, overload) is not the job's fault: try again
+        // here once llama-server is back. A 4xx is the request's fault: report it.
+        if (err instanceof LlamaError && err.serverFault && attempt < attempts) {
+          logger.warn('llama-server failed mid-job; retrying when it is back', {
+            job: job.job_id,
+            error,
+          });
+          continue;
+        }
+        break;
+      }
+    }
+    return { error, seconds: (performance.now() - started) / 1000 };
+  }
+
+  private async runJob(job: ClaimedJob): Promise<void> {
+    const { logger, stats } = this.options;
+    logger.debug('job claimed', {
+      job: job.job_id,
+      attempt: job.attempt,
+      max_tokens: job.max_tokens,
+    });
+    const { completion, error, seconds } = await this.generate(job);
+    if (this.abandon.signal.aborted) {
+      logger.warn(
+        `job ${job.job_id} abandoned at the drain deadline; its lease returns it to the queue`,
+      );
+      return;
+    }
+    const result: JobResult = completion
+      ? {
+          job_id: job.job_id,
+          session_id: job.session_id,
+          success: true,
+          output: completion.content,
+          tokens_generated: completion.completionTokens,
+          prompt_tokens: completion.promptTokens,
+          tool_calls: completion.toolCalls,
+          lease_token: job.lease_token,
+        }
+      : {
+          job_id: job.job_id,
+          session_id: job.session_id,
+          success: false,
+          error: (error ?? 'generation failed').slice(0, 4000),
+          lease_token: job.lease_token,
+        };
+    const outcome = await this.submit(result);
+    stats.record({
+      jobId: job.job_id,
+      success: result.success && outcome === 'accepted',
+      promptTokens: completion?.promptTokens ?? 0,
+      completionTokens: completion?.completionTokens ?? 0,
+      seconds,
+    });
+    if (completion) {
+      const tps = tokensPerSecond(completion.completionTokens, seconds);
+      logger.info(
+        `job ${job.job_id} ${outcome === 'accepted' ? 'done' : outcome}: ${completion.promptTokens} prompt + ` +
+          `${completion.completionTokens} completion tokens in ${seconds.toFixed(2)} s, ${tps.toFixed(1)} tok/s`,
+        {
+          attempt: job.attempt,
+          finish: completion.finishReason,
+          tool_calls: completion.toolCalls?.length,
+        },
+      );
+    } else {
+      logger.warn(`job ${job.job_id} failed after ${seconds.toFixed(2)} s: ${error}`, {
+        attempt: job.attempt,
+        result: outcome,
+      });
+    }
+  }
+
+  /** Posts a result, retrying network errors and 5xx with backoff; never throws. */
+  private async submit(
+    result: JobResult,
+  ): Promise<'accepted' | 'lease_lost' | 'rejected' | 'unsent'> {
+    const { backend, logger, minerId } = this.options;
+    const deadline = Date.now() + (this.options.submitDeadlineMs ?? 10 * 60_000);
+    const backoff = new Backoff({ initialMs: 250, maxMs: 10_000 });
+    for (;;) {
+      try {
+        const reply = await backend.submitResult(minerId, result);
+        return reply.outcome === 'accepted' || reply.outcome === 'duplicate'
+          ? 'accepted'
+          : 'rejected';
+      } catch (error) {
+        if (error instanceof BackendError && error.status === 409) {
+          // The lease moved on (expired and requeued, cancelled, reassigned): the job
+          // belongs to someone else now, and this result must not count.
+          logger.warn(`job ${result.job_id} dropped: ${error.code ?? 'conflict'}`, {
+            error: error.message,
+          });
+          return 'lease_lost';
+        }
+        if (!(error instanceof BackendError) || !error.retryable) {
+          logger.error(`job ${result.job_id} result refused`, { error: errorMessage(error) });
+          return 'rejected';
+        }
+        if (Date.now() > deadline || this.abandon.signal.aborted) {
+          logger.error(
+            `job ${result.job_id} result not delivered; its lease returns it to the queue`,
+            {
+              error: error.message,
+            },
+          );
+          return 'unsent';
+        }
+        const delay = backoff.next();
+        logger.warn(`job ${result.job_id} result not delivered; retrying`, {
+          error: error.message,
+          in_s: (delay / 1000).toFixed(1),
+        });
+        await sleep(delay, this.abandon.signal);
+      }
+    }
+  }
+}

@@ -1,0 +1,139 @@
+// The single owner of what the backend is told about this miner. The status is
+// derived (draining > offline > busy > idle), sent when it changes, and re-sent as a
+// heartbeat: often enough while a job runs that its lease never lapses, rarely when
+// idle. Sends are serialised, so the backend never sees them out of order.
+import { Backoff, sleep } from './backoff.ts';
+import type { BackendClient, MinerStatus } from './backendClient.ts';
+import type { Logger } from './log.ts';
+import { errorMessage } from './log.ts';
+
+export interface StatusReporterOptions {
+  backend: Pick<BackendClient, 'reportStatus'>;
+  minerId: string;
+  logger: Logger;
+  /** Heartbeat while idle (keeps `last_active` fresh). */
+  idleHeartbeatMs?: number;
+  /** Upper bound of the heartbeat while busy; the lease length can make it shorter. */
+  maxBusyHeartbeatMs?: number;
+}
+
+export class StatusReporter {
+  private busyJobs = 0;
+  private offlineReason: string | undefined;
+  private draining = false;
+  private lastSent: MinerStatus | undefined;
+  private leaseMs = Number.POSITIVE_INFINITY;
+  private wake: (() => void) | undefined;
+  private readonly stopped = new AbortController();
+  private loop: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: StatusReporterOptions) {}
+
+  get status(): MinerStatus {
+    if (this.draining) return 'draining';
+    if (this.offlineReason !== undefined) return 'offline';
+    return this.busyJobs > 0 ? 'busy' : 'idle';
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  jobStarted(leaseExpiresAt: string): void {
+    this.busyJobs += 1;
+    const ms = Date.parse(leaseExpiresAt) - Date.now();
+    // Clocks of miner and backend differ; a nonsensical lease still gets a safe beat.
+    this.leaseMs = Math.min(this.leaseMs, Number.isFinite(ms) && ms > 0 ? ms : 3000);
+    this.poke();
+  }
+
+  jobFinished(): void {
+    this.busyJobs = Math.max(0, this.busyJobs - 1);
+    if (this.busyJobs === 0) this.leaseMs = Number.POSITIVE_INFINITY;
+    this.poke();
+  }
+
+  setOffline(reason: string | undefined): void {
+    this.offlineReason = reason;
+    this.poke();
+  }
+
+  setDraining(): void {
+    this.draining = true;
+    this.poke();
+  }
+
+  private heartbeatMs(): number {
+    if (this.busyJobs === 0) return this.options.idleHeartbeatMs ?? 30_000;
+    // Three beats per lease: one lost heartbeat never costs the job.
+    return Math.max(250, Math.min(this.options.maxBusyHeartbeatMs ?? 10_000, this.leaseMs / 3));
+  }
+
+  private poke(): void {
+    this.wake?.();
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.stopped.signal;
+    const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
+    let failing = false;
+    while (!signal.aborted) {
+      const status = this.status;
+      try {
+        const reply = await this.options.backend.reportStatus(this.options.minerId, status, signal);
+        if (status !== this.lastSent) {
+          this.options.logger.info(`status ${status}`, {
+            reason: status === 'offline' ? this.offlineReason : undefined,
+            leases_extended: reply.leases_extended || undefined,
+          });
+        }
+        this.lastSent = status;
+        backoff.reset();
+        if (failing) this.options.logger.info('backend reachable again');
+        failing = false;
+      } catch (error) {
+        if (signal.aborted) break;
+        if (!failing)
+          this.options.logger.warn('status report failed; retrying', {
+            error: errorMessage(error),
+          });
+        failing = true;
+        await sleep(backoff.next(), signal);
+        continue;
+      }
+      // Sleep until the next beat, or until the status changes.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.heartbeatMs());
+        function done() {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          resolve();
+        }
+        this.wake = () => {
+          if (this.status !== this.lastSent) done();
+        };
+        signal.addEventListener('abort', done, { once: true });
+      });
+      this.wake = undefined;
+    }
+  }
+
+  /** Stops heartbeats and tells the backend `offline` (which also releases any lease still held). */
+  async close(timeoutMs = 5000): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopped.abort();
+    await this.loop;
+    try {
+      await this.options.backend.reportStatus(
+        this.options.minerId,
+        'offline',
+        AbortSignal.timeout(timeoutMs),
+      );
+      this.options.logger.info('status offline');
+    } catch (error) {
+      this.options.logger.warn('could not report offline', { error: errorMessage(error) });
+    }
+  }
+}

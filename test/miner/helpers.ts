@@ -1,0 +1,104 @@
+// Shared pieces of the miner tests: where the double, the fixtures and the CLI are,
+// and a handle on a spawned `mia-miner` process whose output can be awaited.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const fakeLlamaServer = path.join(repoRoot, 'test/fixtures/fake-llama-server');
+export const minerBin = path.join(repoRoot, 'miner/bin/mia-miner.js');
+export const fixturesDir =
+  process.env.MIA_FIXTURES_DIR ?? path.resolve(repoRoot, '../shared/fixtures');
+export const tinyModel = path.join(fixturesDir, 'models/tiny-random-llama.gguf');
+
+export function tempDir(prefix = 'mia-miner-test-'): { path: string; remove: () => void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { path: dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+export async function eventually<T>(
+  check: () => Promise<T> | T,
+  timeoutMs = 10_000,
+  what: string | (() => string) = 'condition',
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      const description = typeof what === 'function' ? what() : what;
+      throw new Error(`timed out waiting for ${description}${last ? `: ${String(last)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export class MinerProcess {
+  readonly child: ChildProcess;
+  output = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(args: string[], env: Record<string, string | undefined> = {}) {
+    this.child = spawn(process.execPath, [minerBin, ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, MIA_MINER_LOG_LEVEL: 'debug', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const collect = (chunk: Buffer) => {
+      this.output += chunk.toString('utf8');
+      if (process.env.MIA_TEST_MINER_OUTPUT) process.stderr.write(chunk);
+    };
+    this.child.stdout?.on('data', collect);
+    this.child.stderr?.on('data', collect);
+    this.exited = new Promise((resolve) =>
+      this.child.once('close', (code, signal) => resolve({ code, signal })),
+    );
+  }
+
+  waitFor(pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+    return eventually(
+      () => this.output.match(pattern),
+      timeoutMs,
+      () => `miner output ${pattern}\n--- output ---\n${this.output.slice(-3000)}`,
+    );
+  }
+
+  /** The llama-server (or double) pid the miner last reported as ready. */
+  llamaPid(): number | undefined {
+    const all = [...this.output.matchAll(/llama-server ready .*pid=(\d+)/g)];
+    const last = all.at(-1);
+    return last ? Number(last[1]) : undefined;
+  }
+
+  /** Ends the miner and anything it spawned, whatever state it is in. */
+  async kill(): Promise<void> {
+    const pids = [...this.output.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    await this.exited;
+    for (const pid of new Set(pids)) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
