@@ -7,6 +7,7 @@ import type { AppContext } from './context.ts';
 import { openApiPath } from './http/openApiPath.ts';
 import { securityHandlers } from './http/auth.ts';
 import { errorHandler } from './http/errorHandler.ts';
+import { rateLimits } from './http/rateLimit.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { systemRoutes } from './routes/system.ts';
 import { businessRoutes } from './routes/businesses.ts';
@@ -14,6 +15,7 @@ import { chatRoutes } from './routes/chat.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { minerRoutes } from './routes/miners.ts';
 import { minerJobRoutes } from './routes/minerJobs.ts';
+import { openAiRoutes } from './routes/openai.ts';
 
 export function createApp(ctx: AppContext): Express {
   const app = express();
@@ -22,12 +24,17 @@ export function createApp(ctx: AppContext): Express {
   // Behind a proxy, req.ip (used as a miner's default ip_address) should be the client's.
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
 
+  // While draining (SIGTERM), tell keep-alive clients to reconnect elsewhere.
+  app.use((_req, res, next) => {
+    if (ctx.draining) res.setHeader('Connection', 'close');
+    next();
+  });
   app.use(docsRoutes());
   app.use(express.json({ limit: ctx.config.MIA_MAX_BODY_BYTES, strict: false }));
   app.use(
     OpenApiValidator.middleware({
       apiSpec: openApiPath,
-      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true },
+      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: false },
       validateResponses: ctx.config.MIA_VALIDATE_RESPONSES
         ? { onError: (error, body, req) => { throw Object.assign(new Error(`response of ${req.method} ${req.path} breaks openapi.yaml: ${error.message} ${JSON.stringify(body).slice(0, 300)}`), { responseValidation: true }); } }
         : false,
@@ -37,7 +44,9 @@ export function createApp(ctx: AppContext): Express {
     }),
   );
 
-  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes]) {
+  // After the validator, so the caller is known; before the handlers, so a refused request costs nothing.
+  app.use(rateLimits(ctx));
+  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, openAiRoutes]) {
     app.use(routes(ctx));
   }
   app.use(errorHandler);

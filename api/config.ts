@@ -8,6 +8,7 @@ const bool = z
   .transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const rate = z.coerce.number().min(0).max(1_000_000);
 
 const ConfigSchema = z.object({
   NODE_ENV: z.string().default('development'),
@@ -29,12 +30,32 @@ const ConfigSchema = z.object({
   MIA_HISTORY_MAX_CHARS: int(0, 1_000_000).default(16_000).describe('character budget of that history'),
   MIA_MAX_TOKENS_DEFAULT: int(1, 131_072).default(512).describe('max_tokens when a chat sends none'),
   MIA_MAX_TOKENS_LIMIT: int(1, 131_072).default(4096).describe('largest max_tokens accepted'),
+  MIA_OPENAI_WAIT_SECONDS: int(1, 600).default(120).describe('how long POST /v1/chat/completions waits for a miner, seconds'),
   MIA_CHAT_WAIT_DEFAULT: int(0, 60).default(30).describe('seconds POST /chat waits by default'),
   MIA_FALLBACK_POLL_MS: int(50, 600_000).default(2000).describe('poll that covers a missed NOTIFY, ms'),
   MIA_AUTH_CACHE_SECONDS: int(0, 3600).default(5).describe('how long a verified key is remembered'),
   MIA_CLAIM_BATCH_LIMIT: int(1, 1000).default(100).describe('most jobs one batch claim may take'),
   MIA_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024).describe('largest request body, bytes'),
+  MIA_MAX_MESSAGE_CHARS: int(1, 32_768).default(32_768).describe('longest POST /chat message, characters; default 32768, the most openapi.yaml allows'),
+  MIA_RATE_LIMIT_CHAT_PER_SECOND: rate.default(100).describe('sustained chat requests (POST /chat, /v1/chat/completions) per second per business key and API process; default 100, 0 = no limit'),
+  MIA_RATE_LIMIT_CHAT_BURST: int(1, 10_000_000).default(200).describe('chat requests a business key may send at once (bucket size); default 200'),
+  MIA_RATE_LIMIT_MINER_PER_SECOND: rate.default(20_000).describe('sustained miner-protocol requests per second per miner key and API process; default 20000, 0 = no limit'),
+  MIA_RATE_LIMIT_MINER_BURST: int(1, 10_000_000).default(40_000).describe('miner-protocol requests a miner key may send at once (bucket size); default 40000'),
   MIA_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000).describe('how long SIGTERM waits for in-flight requests, ms'),
+  // Maintenance (api/maintenance/): graphile-worker tasks run by the API process.
+  MIA_WORKER: bool.default('on').describe('run the maintenance worker in this process; default on, set off on extra replicas'),
+  MIA_WORKER_POOL_SIZE: int(2, 20).default(2).describe('database connections of the maintenance worker (one is its LISTEN); default 2'),
+  MIA_WORKER_CONCURRENCY: int(1, 100).default(8).describe('maintenance tasks and webhook deliveries run at once (slow webhook receivers share these slots with the reaper); default 8'),
+  MIA_REAP_INTERVAL_MS: int(50, 3_600_000).default(5000).describe('how often expired leases are taken back, ms; default 5000'),
+  MIA_MINER_OFFLINE_AFTER_SECONDS: int(1, 86_400).default(120).describe('silence after which a miner is marked offline and its jobs requeued, s; default 120 (keep above the 60 s long-poll)'),
+  MIA_MINER_CHECK_INTERVAL_MS: int(50, 3_600_000).default(10_000).describe('how often silent miners are looked for, ms; default 10000'),
+  MIA_METRICS_ROLLUP_INTERVAL_MS: int(50, 3_600_000).default(60_000).describe('how often mia.system_metrics is refreshed, ms; default 60000'),
+  MIA_JOB_RETENTION_HOURS: int(0, 87_600).default(168).describe('finished jobs are deleted this long after they finish, hours; default 168, 0 = keep forever'),
+  MIA_PURGE_INTERVAL_MS: int(50, 86_400_000).default(600_000).describe('how often finished jobs past retention are purged, ms; default 600000'),
+  MIA_PURGE_BATCH_SIZE: int(1, 100_000).default(1000).describe('jobs deleted per purge statement, rows; default 1000'),
+  MIA_WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000).describe('time a webhook receiver has to answer, ms; default 10000'),
+  MIA_WEBHOOK_MAX_ATTEMPTS: int(1, 25).default(10).describe('deliveries tried per webhook, exponential backoff (e^n s) between; default 10 (about 3 h)'),
+  MIA_WEBHOOK_ALLOW_PRIVATE: bool.default('false').describe('allow webhooks to loopback/private/link-local addresses; default false (tests and closed networks only)'),
   MIA_VALIDATE_RESPONSES: bool.default('false').describe('check every response against openapi.yaml'),
   MIA_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });

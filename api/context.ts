@@ -6,6 +6,7 @@ import type { ClaimDispatcher } from './queue/claimDispatcher.ts';
 import type { CompletionWaiters } from './queue/completionWaiters.ts';
 import type { NotificationListener } from './queue/notificationListener.ts';
 import type { Lease } from './store/miners.ts';
+import type { Maintenance } from './maintenance/startMaintenance.ts';
 
 export type AppContext = {
   config: Config;
@@ -14,6 +15,8 @@ export type AppContext = {
   dispatcher: ClaimDispatcher;
   completions: CompletionWaiters;
   listener: NotificationListener;
+  /** The maintenance worker (api/maintenance/); null when MIA_WORKER=off. */
+  maintenance: Maintenance | null;
   /** Set when SIGTERM arrives: new long-polls get 204/503 at once. */
   draining: boolean;
   version: string;

@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'job_finished'
   | 'result_conflict'
   | 'rate_limited'
+  | 'job_failed'
+  | 'timeout'
   | 'database_unavailable'
   | 'shutting_down'
   | 'internal';

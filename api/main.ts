@@ -36,9 +36,17 @@ async function main(): Promise<void> {
 
     let stopping = false;
     const stop = (signal: string) => {
+      // A repeated signal changes nothing (tsx relays a terminal's Ctrl-C a second time).
       if (stopping) return;
       stopping = true;
       log.info('shutting down', { signal });
+      // In-flight requests get MIA_SHUTDOWN_TIMEOUT_MS; closing pools and the
+      // embedded database get a few seconds more. Past that, something hangs:
+      // exit anyway rather than leave a process that ignores SIGTERM.
+      setTimeout(() => {
+        log.error('shutdown did not finish in time; exiting', { timeoutMs: config.MIA_SHUTDOWN_TIMEOUT_MS + 10_000 });
+        process.exit(1);
+      }, config.MIA_SHUTDOWN_TIMEOUT_MS + 10_000).unref();
       server
         .close()
         .then(() => embedded?.stop())

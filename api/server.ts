@@ -11,6 +11,7 @@ import { ClaimDispatcher } from './queue/claimDispatcher.ts';
 import { CompletionWaiters } from './queue/completionWaiters.ts';
 import { NotificationListener } from './queue/notificationListener.ts';
 import { createApp } from './app.ts';
+import { startMaintenance } from './maintenance/startMaintenance.ts';
 import { log } from './log.ts';
 
 export type RunningServer = {
@@ -42,6 +43,7 @@ export async function startServer(config: Config, options: { databaseUrl: string
     dispatcher,
     completions,
     listener,
+    maintenance: null,
     draining: false,
     version,
   };
@@ -60,6 +62,14 @@ export async function startServer(config: Config, options: { databaseUrl: string
   fallback.unref();
 
   const server = http.createServer(createApp(ctx));
+  // Responses still to be written when SIGTERM comes: each is marked
+  // Connection: close, so its keep-alive socket ends with it and close() does not
+  // wait out keepAliveTimeout. (Requests arriving while draining: see app.ts.)
+  const unanswered = new Set<http.ServerResponse>();
+  server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    unanswered.add(res);
+    res.once('close', () => unanswered.delete(res));
+  });
   // Miners keep connections open between long-polls; don't drop them first.
   server.keepAliveTimeout = 75_000;
   server.headersTimeout = 80_000;
@@ -70,6 +80,18 @@ export async function startServer(config: Config, options: { databaseUrl: string
       resolve();
     });
   });
+  // Last, so nothing started before it can fail and leave the worker running.
+  if (config.MIA_WORKER) {
+    try {
+      ctx.maintenance = await startMaintenance(config, options.databaseUrl, db, { version });
+    } catch (error) {
+      clearInterval(fallback);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listener.stop();
+      await db.end();
+      throw error;
+    }
+  }
   const port = (server.address() as AddressInfo).port;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
 
@@ -77,6 +99,7 @@ export async function startServer(config: Config, options: { databaseUrl: string
   const close = () => {
     closing ??= (async () => {
       ctx.draining = true;
+      for (const res of unanswered) if (!res.headersSent) res.setHeader('Connection', 'close');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Parked long-polls end now (204 / 202); idle keep-alive sockets are closed.
       dispatcher.releaseAll();
@@ -89,6 +112,8 @@ export async function startServer(config: Config, options: { databaseUrl: string
         await closed;
       }
       clearInterval(fallback);
+      // Its tasks use the main pool: the worker stops first.
+      await ctx.maintenance?.stop();
       await listener.stop();
       await db.end();
     })();

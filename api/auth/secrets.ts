@@ -3,7 +3,13 @@
 // dictionary to guess from), and it lets a lookup be one indexed equality.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-export const secretPrefix = { business: 'mia_bk_', miner: 'mia_mk_', operator: 'mia_op_' } as const;
+// webhook: signs completion webhooks (HMAC), so it is stored as is, not hashed.
+export const secretPrefix = {
+  business: 'mia_bk_',
+  miner: 'mia_mk_',
+  operator: 'mia_op_',
+  webhook: 'mia_wh_',
+} as const;
 export type SecretKind = keyof typeof secretPrefix;
 
 export function generateSecret(kind: SecretKind): string {

@@ -4,7 +4,7 @@
 // become a 500 whose message carries no detail (the log has it).
 import type { ErrorRequestHandler, Request } from 'express';
 import { ApiError, type ErrorCode } from '../errors.ts';
-import { isDatabaseUnavailable } from '../db/errors.ts';
+import { isDatabaseUnavailable, isInvalidValue } from '../db/errors.ts';
 import { errorFields, log } from '../log.ts';
 
 const codeByStatus: Record<number, ErrorCode> = {
@@ -37,6 +37,9 @@ function toApiError(error: unknown, req: Request): ApiError {
       'Retry-After': '1',
     });
   }
+  if (isInvalidValue(error)) {
+    return new ApiError(400, 'bad_request', 'a value in the request cannot be stored (out of range, or a character such as NUL that text cannot hold)');
+  }
   if (isBodyParserError(error)) {
     if (error.type === 'entity.parse.failed') return new ApiError(400, 'invalid_json', 'the request body is not valid JSON');
     if (error.type === 'entity.too.large') return new ApiError(413, 'payload_too_large', 'the request body is too large');
@@ -62,6 +65,9 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const apiError = toApiError(error, req);
   if (apiError.status >= 500 && apiError.code === 'internal') {
     log.error('unhandled error', { method: req.method, path: req.path, ...errorFields(error) });
+  } else if (apiError.status === 400 && isInvalidValue(error)) {
+    // The database, not openapi.yaml, refused the value: the contract lacks a bound.
+    log.warn('request refused by the database: openapi.yaml may lack a bound', { method: req.method, path: req.path, error: (error as Error).message });
   } else if (apiError.status === 503) {
     log.warn('request failed: service unavailable', { path: req.path, ...errorFields(error), stack: undefined });
   }

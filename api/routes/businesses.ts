@@ -25,6 +25,7 @@ export function businessRoutes(ctx: AppContext): Router {
   router.post('/businesses', async (req, res) => {
     const body = req.body as BusinessBody & { name: string };
     const apiKey = generateSecret('business');
+    const webhookSecret = generateSecret('webhook');
     const row = await businesses.create(ctx.db, {
       name: body.name,
       contact_email: body.contact_email ?? null,
@@ -32,8 +33,15 @@ export function businessRoutes(ctx: AppContext): Router {
       system_prompt: body.system_prompt ?? '',
       priority: body.priority ?? 100,
       api_key_hash: hashSecret(apiKey),
+      webhook_secret: webhookSecret,
     });
-    res.status(201).json({ id: row.id, name: row.name, api_key: apiKey, business: present(row) });
+    res.status(201).json({
+      id: row.id,
+      name: row.name,
+      api_key: apiKey,
+      webhook_secret: webhookSecret,
+      business: present(row),
+    });
   });
 
   router.get('/businesses/:business_id', async (req, res) => {
@@ -69,6 +77,16 @@ export function businessRoutes(ctx: AppContext): Router {
     if (!row) throw new NotFoundError('no such business');
     ctx.principals.forgetBusiness(id);
     res.json({ business_id: id, api_key: apiKey });
+  });
+
+  // Separate from rotate_key: replacing a leaked API key should not break the
+  // business's webhook verification, and the other way round.
+  router.post('/businesses/:business_id/rotate_webhook_secret', async (req, res) => {
+    const id = req.params.business_id!;
+    const webhookSecret = generateSecret('webhook');
+    const row = await businesses.rotateWebhookSecret(ctx.db, id, webhookSecret);
+    if (!row) throw new NotFoundError('no such business');
+    res.json({ business_id: id, webhook_secret: webhookSecret });
   });
 
   return router;

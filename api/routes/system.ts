@@ -3,6 +3,7 @@ import { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { knownMigrations } from '../db/migrate.ts';
 import { metrics } from '../store/metrics.ts';
+import { prometheusText } from '../http/prometheus.ts';
 import { isDatabaseUnavailable } from '../db/errors.ts';
 
 export function systemRoutes(ctx: AppContext): Router {
@@ -15,6 +16,10 @@ export function systemRoutes(ctx: AppContext): Router {
 
   router.get('/health', async (_req, res) => {
     const listener = ctx.listener.connected ? 'connected' : 'reconnecting';
+    // Reported, not part of readiness: requests are served without the worker
+    // (another replica may run it); mia.stuck_jobs shows what it leaves behind.
+    const worker =
+      ctx.maintenance === null ? 'off' : ctx.maintenance.healthy() ? 'running' : 'failing';
     try {
       const applied = await metrics.migrationsApplied(ctx.db);
       const pending = expected.filter((name) => !applied.includes(name));
@@ -24,6 +29,7 @@ export function systemRoutes(ctx: AppContext): Router {
         database: 'ok',
         migrations: { applied: applied.length, expected: expected.length, pending },
         listener,
+        worker,
         version: ctx.version,
       });
     } catch (error) {
@@ -33,17 +39,21 @@ export function systemRoutes(ctx: AppContext): Router {
         database: 'unreachable',
         migrations: { applied: 0, expected: expected.length },
         listener,
+        worker,
         version: ctx.version,
       });
     }
   });
 
-  router.get('/metrics', async (_req, res) => {
+  router.get('/metrics', async (req, res) => {
     const snapshot = await metrics.snapshot(ctx.db);
-    res.json({
-      ...snapshot,
-      parked_long_polls: { job_next: ctx.dispatcher.parked, job_results: ctx.completions.parked },
-    });
+    const parked = { job_next: ctx.dispatcher.parked, job_results: ctx.completions.parked };
+    const wantsText = req.query.format === 'prometheus' || (req.query.format !== 'json' && req.accepts(['application/json', 'text/plain']) === 'text/plain');
+    if (wantsText) {
+      res.type('text/plain; version=0.0.4').send(prometheusText(snapshot, parked));
+      return;
+    }
+    res.json({ ...snapshot, parked_long_polls: parked });
   });
 
   return router;

@@ -10,6 +10,7 @@ type NewBusiness = {
   system_prompt: string;
   priority: number;
   api_key_hash: string;
+  webhook_secret: string;
 };
 type BusinessChanges = {
   id: string;
@@ -24,6 +25,10 @@ const create = defineQuery<NewBusiness, typeof BusinessRow>('business_create', B
 const get = defineQuery<{ id: string }, typeof BusinessRow>('business_get', BusinessRow);
 const update = defineQuery<BusinessChanges, typeof BusinessRow>('business_update', BusinessRow);
 const rotateKey = defineQuery<{ id: string; api_key_hash: string }, typeof IdRow>('business_rotate_key', IdRow);
+const rotateWebhookSecret = defineQuery<{ id: string; webhook_secret: string }, typeof IdRow>(
+  'business_rotate_webhook_secret',
+  IdRow,
+);
 const BusinessAuthRow = z.object({ id: z.string().uuid(), system_prompt: z.string(), priority: z.number() });
 const findByKeyHash = defineQuery<{ api_key_hash: string }, typeof BusinessAuthRow>(
   'business_find_by_key_hash',
@@ -36,6 +41,8 @@ export const businesses = {
   update: (db: DatabasePool, changes: BusinessChanges) => db.maybeOne(update(changes)),
   rotateKey: (db: DatabasePool, id: string, apiKeyHash: string) =>
     db.maybeOne(rotateKey({ id, api_key_hash: apiKeyHash })),
+  rotateWebhookSecret: (db: DatabasePool, id: string, webhookSecret: string) =>
+    db.maybeOne(rotateWebhookSecret({ id, webhook_secret: webhookSecret })),
   findByKeyHash: (db: DatabasePool, apiKeyHash: string) =>
     db.maybeOne(findByKeyHash({ api_key_hash: apiKeyHash })),
 };

@@ -35,7 +35,8 @@ describe('authentication and authorisation', () => {
 
   for (const [method, path, body] of protectedRoutes) {
     it(`refuses ${method} ${path.split('?')[0]} without a key, with a wrong key and with a malformed header (401)`, async () => {
-      for (const headers of [{}, { authorization: 'Bearer mia_bk_not-a-real-key' }, { authorization: 'Basic abc' }]) {
+      const variants: Record<string, string>[] = [{}, { authorization: 'Bearer mia_bk_not-a-real-key' }, { authorization: 'Basic abc' }];
+      for (const headers of variants) {
         const res = await api.request(method, path, { body, headers });
         assert.equal(res.status, 401, `${JSON.stringify(headers)}: ${res.text}`);
         assert.equal(res.body.error.code, 'unauthorized');

@@ -44,6 +44,16 @@ describe('health, metrics and docs', () => {
     assert.ok(res.body.oldest_queued_age_seconds >= 0);
   });
 
+  it('serves /metrics as Prometheus text on request', async () => {
+    const byQuery = await fetch(`${api.url}/metrics?format=prometheus`);
+    assert.match(byQuery.headers.get('content-type') ?? '', /text\/plain/);
+    const text = await byQuery.text();
+    assert.match(text, /^# TYPE mia_queue_depth gauge$/m);
+    assert.match(text, /^mia_jobs\{status="queued"\} \d+$/m);
+    const byAccept = await fetch(`${api.url}/metrics`, { headers: { accept: 'text/plain' } });
+    assert.match(await byAccept.text(), /mia_tokens_generated_total/);
+  });
+
   it('serves the contract as YAML, Swagger UI and ReDoc', async () => {
     const yaml = await fetch(`${api.url}/openapi.yaml`);
     assert.equal(yaml.status, 200);

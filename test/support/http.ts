@@ -39,7 +39,7 @@ export async function request<T = any>( // eslint-disable-line @typescript-eslin
   const response = await fetch(baseUrl + path, { method, headers, body });
   const text = await response.text();
   assertNoSecrets(method, path, text);
-  for (const field of ['api_key', 'auth_key']) {
+  for (const field of ['api_key', 'auth_key', 'webhook_secret']) {
     const match = new RegExp(`"${field}":"([^"]+)"`).exec(text);
     if (match) rememberSecret(match[1]!);
   }

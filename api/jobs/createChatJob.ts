@@ -1,0 +1,94 @@
+// Submitting one customer message as a job — shared by POST /chat and the
+// OpenAI-compatible POST /v1/chat/completions. One statement writes the job
+// and the user's chat-log row; an Idempotency-Key already used by this
+// business returns the original job instead.
+import type { AppContext } from '../context.ts';
+import type { Principal } from '../auth/principal.ts';
+import { businesses } from '../store/businesses.ts';
+import { chatLogs } from '../store/chatLogs.ts';
+import { jobs } from '../store/jobs.ts';
+import { buildMessages, type ChatMessage } from '../chat/buildMessages.ts';
+import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.ts';
+
+export type Business = { id: string; systemPrompt: string; priority: number };
+
+/** Whose chat is it? A business key speaks for its own business only; the operator must name one. */
+export async function resolveBusiness(ctx: AppContext, principal: Principal, businessId: string | undefined): Promise<Business> {
+  if (principal.kind === 'business') {
+    if (businessId && businessId !== principal.businessId) throw new ForbiddenError('business_id does not match the API key');
+    return { id: principal.businessId, systemPrompt: principal.systemPrompt, priority: principal.priority };
+  }
+  if (!businessId) throw new BadRequestError('business_id is required when the operator submits a chat');
+  const row = await businesses.get(ctx.db, businessId);
+  if (!row) throw new NotFoundError('no such business');
+  return { id: row.id, systemPrompt: row.system_prompt, priority: row.priority };
+}
+
+export type ChatJobInput = {
+  business: Business;
+  sessionId: string;
+  message: string;
+  context: string | null;
+  /** Given by OpenAI-style clients, which send the whole conversation; else read from chat_logs. */
+  conversation?: ChatMessage[];
+  maxTokens: number | undefined;
+  temperature: number | undefined;
+  tools: unknown[] | undefined;
+  toolChoice: unknown;
+  callbackUrl: string | null;
+  idempotencyKey: string | null;
+};
+
+export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promise<string> {
+  const { config } = ctx;
+  const maxTokens = input.maxTokens ?? config.MIA_MAX_TOKENS_DEFAULT;
+  if (maxTokens > config.MIA_MAX_TOKENS_LIMIT) {
+    throw new BadRequestError(`max_tokens must be at most ${config.MIA_MAX_TOKENS_LIMIT}`);
+  }
+  const { business, idempotencyKey } = input;
+  if (idempotencyKey) {
+    const existing = await jobs.findByIdempotencyKey(ctx.db, business.id, idempotencyKey);
+    if (existing) return existing;
+  }
+
+  let messages: ChatMessage[];
+  if (input.conversation) {
+    messages = buildMessages({ systemPrompt: business.systemPrompt, context: input.context, history: [], historyMaxChars: 0, message: input.message });
+    // The client's own system messages follow ours inside the one system message.
+    const clientSystem = input.conversation.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
+    if (clientSystem) messages[0] = { role: 'system', content: `${messages[0]!.content}\n\n${clientSystem}` };
+    messages = [messages[0]!, ...input.conversation.filter((m) => m.role !== 'system')];
+  } else {
+    const history = config.MIA_HISTORY_TURNS > 0
+      ? await chatLogs.history(ctx.db, business.id, input.sessionId, config.MIA_HISTORY_TURNS)
+      : [];
+    messages = buildMessages({
+      systemPrompt: business.systemPrompt,
+      context: input.context,
+      history,
+      historyMaxChars: config.MIA_HISTORY_MAX_CHARS,
+      message: input.message,
+    });
+  }
+
+  const created = await jobs.create(ctx.db, {
+    business_id: business.id,
+    session_id: input.sessionId,
+    messages: JSON.stringify(messages),
+    prompt: input.message,
+    context: input.context,
+    max_tokens: maxTokens,
+    temperature: input.temperature ?? 0.7,
+    tools: input.tools ? JSON.stringify(input.tools) : null,
+    tool_choice: input.toolChoice === undefined ? null : JSON.stringify(input.toolChoice),
+    priority: business.priority,
+    max_attempts: config.MIA_MAX_ATTEMPTS,
+    idempotency_key: idempotencyKey,
+    callback_url: input.callbackUrl,
+  });
+  if (created) return created;
+  // Two requests with the same key raced and the other one won: return its job.
+  const original = idempotencyKey ? await jobs.findByIdempotencyKey(ctx.db, business.id, idempotencyKey) : null;
+  if (!original) throw new Error('job was neither created nor found');
+  return original;
+}

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createTestDatabase, withClient, type TestDatabase } from '../support/database.ts';
+import { compileNamedParameters, sqlDirectory } from '../../api/db/defineQuery.ts';
+
+type PlanNode = {
+  'Node Type': string;
+  'Index Name'?: string;
+  'Relation Name'?: string;
+  Plans?: PlanNode[];
+};
+
+function nodes(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
+}
+
+describe('mia.jobs table health', () => {
+  let database: TestDatabase;
+  before(async () => {
+    database = await createTestDatabase();
+  });
+  after(async () => {
+    await database.drop();
+  });
+
+  it('tunes autovacuum for mia.jobs, the hot queue table', async () => {
+    const options = await withClient(
+      database.url,
+      async (client) =>
+        (
+          await client.query<{ reloptions: string[] }>(
+            `SELECT reloptions FROM pg_class WHERE oid = 'mia.jobs'::regclass`,
+          )
+        ).rows[0]!.reloptions,
+    );
+    assert.ok(options.includes('autovacuum_vacuum_scale_factor=0.01'), options.join(', '));
+    assert.ok(options.includes('autovacuum_analyze_scale_factor=0.02'), options.join(', '));
+  });
+
+  it('claims through jobs_claim_idx, not a scan, with 1M finished jobs in the table', async function () {
+    this.timeout(90_000);
+    await withClient(database.url, async (client) => {
+      const business = (
+        await client.query<{ id: string }>(
+          `INSERT INTO mia.businesses (name, api_key_hash, webhook_secret) VALUES ('bulk', 'bulk-hash', 'bulk-secret') RETURNING id`,
+        )
+      ).rows[0]!.id;
+      // 1M finished jobs in one statement (no per-row trigger fires for them), then 50 queued ones.
+      await client.query(
+        `INSERT INTO mia.jobs (business_id, session_id, status, messages, prompt, max_tokens, created_at, completed_at)
+         SELECT $1, 's' || (i % 1000), (ARRAY['completed', 'failed', 'cancelled'])[1 + i % 3], '[]', 'hi', 16,
+                now() - make_interval(secs => i), now() - make_interval(secs => i)
+         FROM generate_series(1, 1000000) AS i`,
+        [business],
+      );
+      await client.query(
+        `INSERT INTO mia.jobs (business_id, session_id, messages, prompt, max_tokens)
+         SELECT $1, 'q', '[]', 'hi', 16 FROM generate_series(1, 50)`,
+        [business],
+      );
+      await client.query('ANALYZE mia.jobs');
+
+      const miner = (
+        await client.query<{ id: string }>(
+          `INSERT INTO mia.miners (name, auth_key_hash) VALUES ('bulk-miner', 'bulk-miner-hash') RETURNING id`,
+        )
+      ).rows[0]!.id;
+      const { sql, names } = compileNamedParameters(
+        readFileSync(new URL('job_claim.sql', sqlDirectory), 'utf8'),
+      );
+      const params: Record<string, unknown> = {
+        miner_ids: [miner],
+        lease_base_s: 30,
+        lease_ms_per_token: 100,
+      };
+      for (const claimSize of [1, 10]) {
+        params.miner_ids = Array<string>(claimSize).fill(miner);
+        const explained = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+          `EXPLAIN (FORMAT JSON) ${sql}`,
+          names.map((n) => params[n]),
+        );
+        const plan = nodes(explained.rows[0]!['QUERY PLAN'][0].Plan);
+        const jobScans = plan.filter((n) => n['Relation Name'] === 'jobs');
+        assert.ok(
+          jobScans.some(
+            (n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === 'jobs_claim_idx',
+          ),
+          `claim of ${claimSize} uses jobs_claim_idx: ${JSON.stringify(jobScans.map((n) => [n['Node Type'], n['Index Name']]))}`,
+        );
+        assert.equal(
+          jobScans.some((n) => n['Node Type'] === 'Seq Scan'),
+          false,
+          'no sequential scan of mia.jobs',
+        );
+      }
+    });
+  });
+});
