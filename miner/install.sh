@@ -157,7 +157,7 @@ fi
 step "6/7 miner dependencies and config"
 run npm --prefix "$REPO_DIR" ci --omit=dev --no-audit --no-fund
 write_file "$ENV_FILE" 0640 <<EOF
-# mia-miner settings (see miner/README.md; flags override these)
+# mia-miner settings (see the README, "For miner operators"; flags override these)
 MIA_BACKEND_URL=$BACKEND_URL
 MIA_MINER_NAME=$MINER_NAME
 MIA_LLAMA_SERVER=$LLAMA_BIN

@@ -40,5 +40,15 @@ export function jobRoutes(ctx: AppContext): Router {
     res.json(jobOutcome(job));
   });
 
+  // Operator repair (the API twin of SELECT mia.requeue_job(...) in psql).
+  router.post('/job/:job_id/requeue', async (req, res) => {
+    const jobId = req.params.job_id!;
+    const requeued = await jobs.requeue(ctx.db, jobId);
+    const job = await jobs.get(ctx.db, jobId);
+    if (!job) throw new NotFoundError('no such job');
+    if (!requeued) throw new ConflictError('job_finished', `a ${job.status} job cannot be requeued`);
+    res.json(jobAccepted(job));
+  });
+
   return router;
 }

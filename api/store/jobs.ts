@@ -62,6 +62,7 @@ const cancel = defineQuery<{ id: string; business_id: string | null; reason: str
   'job_cancel',
   IdRow,
 );
+const requeue = defineQuery<{ id: string }, z.ZodObject<{ requeued: z.ZodBoolean }>>('job_requeue', z.object({ requeued: z.boolean() }));
 const finishedAmong = defineQuery<{ ids: readonly string[] }, typeof IdRow>('jobs_finished_get', IdRow);
 
 export const jobs = {
@@ -82,6 +83,7 @@ export const jobs = {
     db.any(resultCheck({ miner_id: minerId, job_ids: jobIds })),
   cancel: async (db: DatabasePool, id: string, businessId: string | null, reason: string | null) =>
     (await db.maybeOne(cancel({ id, business_id: businessId, reason }))) !== null,
+  requeue: async (db: DatabasePool, id: string) => (await db.one(requeue({ id }))).requeued,
   finishedAmong: async (db: DatabasePool, ids: readonly string[]) =>
     (await db.any(finishedAmong({ ids }))).map((r) => r.id),
 };

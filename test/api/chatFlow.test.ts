@@ -151,6 +151,25 @@ describe('chat flow, end to end over HTTP', () => {
     assert.equal((await claimJob(api, miner)).status, 204);
   });
 
+  it('lets the operator requeue a dead-lettered job, which a miner can then claim and complete', async () => {
+    const business = await createBusiness(api);
+    const miner = await registerMiner(api);
+    const chat = await submitChat(api, business);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const claimed = await claimJob(api, miner);
+      await postResult(api, miner, claimed.body, { success: false, error: 'boom', output: undefined, tokens_generated: undefined });
+    }
+    assert.equal((await api.request('POST', `/job/${chat.body.job_id}/requeue`, { token: business.api_key })).status, 401);
+    const requeued = await api.request('POST', `/job/${chat.body.job_id}/requeue`, { token: api.adminToken });
+    assert.equal(requeued.status, 200, requeued.text);
+    assert.equal(requeued.body.status, 'queued');
+    const claimed = await claimJob(api, miner);
+    assert.equal(claimed.body.job_id, chat.body.job_id);
+    await postResult(api, miner, claimed.body, { output: 'second life' });
+    const again = await api.request('POST', `/job/${chat.body.job_id}/requeue`, { token: api.adminToken });
+    assert.equal(again.status, 409, 'a completed job stays completed');
+  });
+
   it('long-polls GET /job/{id}/result until the answer arrives', async () => {
     const business = await createBusiness(api);
     const miner = await registerMiner(api);

@@ -1,0 +1,212 @@
+// The yardsticks, run on the same database, in the same run, with the same
+// concurrency as the HTTP scenarios they sit next to:
+//  - rawSqlLoop: the textbook SKIP LOCKED claim/complete loop in node `pg`, on
+//    a minimal table of its own (what SPEC §6 calls "a raw SKIP LOCKED loop");
+//  - miaSqlLoop: OUR claim and complete statements (sql/job_claim.sql,
+//    sql/job_complete.sql) on mia.jobs, driven directly by `pg`: the cost of
+//    our SQL without HTTP, auth, validation and JSON, so HTTP overhead = the gap;
+//  - graphile-worker 0.17 in-process, trivial task, default settings unless stated.
+import { readFileSync } from 'node:fs';
+import type pg from 'pg';
+import { Logger, makeWorkerUtils, run, runMigrations } from 'graphile-worker';
+import { compileNamedParameters, sqlDirectory } from '../../api/db/defineQuery.ts';
+import { connect } from './benchPostgres.ts';
+import type { BenchMiner } from './fixtures.ts';
+import { nowMs, sleep } from './stats.ts';
+
+export type ThroughputResult = { jobs: number; seconds: number; jobsPerSecond: number; complete: boolean };
+
+function throughput(jobs: number, startMs: number, endMs: number, wanted: number): ThroughputResult {
+  const seconds = (endMs - startMs) / 1000;
+  return { jobs, seconds, jobsPerSecond: jobs / seconds, complete: jobs >= wanted };
+}
+
+function clients(url: string, n: number, applicationName: string): Promise<pg.Client[]> {
+  return Promise.all(Array.from({ length: n }, () => connect(url, applicationName)));
+}
+
+export async function rawSqlLoop(
+  url: string,
+  o: { concurrency: number; jobs: number; batch: number; maxSeconds: number },
+): Promise<ThroughputResult> {
+  const [setup] = await clients(url, 1, 'bench-raw-setup');
+  await setup!.query(`
+    DROP TABLE IF EXISTS public.bench_raw_jobs;
+    CREATE TABLE public.bench_raw_jobs (
+      id bigserial PRIMARY KEY,
+      status text NOT NULL DEFAULT 'queued',
+      payload jsonb NOT NULL,
+      attempts int NOT NULL DEFAULT 0,
+      locked_at timestamptz,
+      completed_at timestamptz
+    );
+    CREATE INDEX bench_raw_jobs_queued ON public.bench_raw_jobs (id) WHERE status = 'queued';`);
+  await setup!.query(
+    `INSERT INTO public.bench_raw_jobs (payload) SELECT jsonb_build_object('n', g) FROM generate_series(1, $1::int) AS g`,
+    [o.jobs],
+  );
+  await setup!.query('VACUUM ANALYZE public.bench_raw_jobs');
+  await setup!.end();
+
+  const workers = await clients(url, o.concurrency, 'bench-raw');
+  let done = 0;
+  const deadline = nowMs() + o.maxSeconds * 1000;
+  const start = nowMs();
+  let end = start;
+  await Promise.all(
+    workers.map(async (c) => {
+      while (done < o.jobs && nowMs() < deadline) {
+        const claimed = await c.query<{ id: string }>(
+          `UPDATE public.bench_raw_jobs SET status = 'running', locked_at = now(), attempts = attempts + 1
+           WHERE id IN (SELECT id FROM public.bench_raw_jobs WHERE status = 'queued' ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+           RETURNING id, payload`,
+          [o.batch],
+        );
+        if (claimed.rowCount === 0) break;
+        await c.query(`UPDATE public.bench_raw_jobs SET status = 'completed', completed_at = now() WHERE id = ANY($1::bigint[])`, [
+          claimed.rows.map((r) => r.id),
+        ]);
+        done += claimed.rowCount ?? 0;
+        end = nowMs();
+      }
+    }),
+  );
+  await Promise.all(workers.map((c) => c.end()));
+  return throughput(done, start, end, o.jobs);
+}
+
+function loadStatement(name: string): { text: string; bind: (params: Record<string, unknown>) => unknown[] } {
+  const { sql, names } = compileNamedParameters(readFileSync(new URL(`${name}.sql`, sqlDirectory), 'utf8'));
+  return { text: sql, bind: (params) => names.map((n) => params[n]) };
+}
+
+/** Our own claim/complete SQL through plain `pg`, one miner per connection. Jobs must already be queued. */
+export async function miaSqlLoop(
+  url: string,
+  o: { miners: readonly BenchMiner[]; jobs: number; batch: number; maxSeconds: number },
+): Promise<ThroughputResult> {
+  const claim = loadStatement('job_claim');
+  const complete = loadStatement('job_complete');
+  const workers = await clients(url, o.miners.length, 'bench-mia-sql');
+  let done = 0;
+  const deadline = nowMs() + o.maxSeconds * 1000;
+  const start = nowMs();
+  let end = start;
+  await Promise.all(
+    workers.map(async (c, i) => {
+      const miner = o.miners[i]!;
+      const minerIds = Array<string>(o.batch).fill(miner.id);
+      while (done < o.jobs && nowMs() < deadline) {
+        const claimed = await c.query<{ job_id: string; lease_token: string }>(
+          claim.text,
+          claim.bind({ miner_ids: minerIds, lease_base_s: 30, lease_ms_per_token: 100 }),
+        );
+        if (claimed.rowCount === 0) break;
+        const results = claimed.rows.map((r) => ({
+          job_id: r.job_id,
+          lease_token: r.lease_token,
+          output: 'Your bike is ready.',
+          tool_calls: null,
+          tokens_generated: 5,
+          prompt_tokens: null,
+        }));
+        const completed = await c.query(complete.text, complete.bind({ miner_id: miner.id, results: JSON.stringify(results) }));
+        done += completed.rowCount ?? 0;
+        end = nowMs();
+      }
+    }),
+  );
+  await Promise.all(workers.map((c) => c.end()));
+  return throughput(done, start, end, o.jobs);
+}
+
+const quietLogger = new Logger(() => (level, message) => {
+  if (level === 'error') process.stderr.write(`graphile-worker: ${message}\n`);
+});
+
+/**
+ * graphile-worker's own throughput: `jobs` trivial jobs added up front, then a
+ * runner with `concurrency` works through them; timed from the first job
+ * started to the last completed. `localQueueSize` > 1 turns on its batch
+ * fetching (its counterpart of our batch claim).
+ */
+export async function graphileThroughput(
+  url: string,
+  o: { concurrency: number; jobs: number; maxSeconds: number; localQueueSize?: number },
+): Promise<ThroughputResult> {
+  await runMigrations({ connectionString: url, logger: quietLogger });
+  const utils = await makeWorkerUtils({ connectionString: url, logger: quietLogger });
+  try {
+    await utils.withPgClient((c) => c.query(`DELETE FROM graphile_worker._private_jobs`));
+    for (let added = 0; added < o.jobs; added += 10_000) {
+      const n = Math.min(10_000, o.jobs - added);
+      await utils.addJobs(Array.from({ length: n }, (_, i) => ({ identifier: 'bench_noop', payload: { n: added + i } })));
+    }
+  } finally {
+    await utils.release();
+  }
+
+  let done = 0;
+  let first = 0;
+  let last = 0;
+  let finished!: () => void;
+  const allDone = new Promise<void>((resolve) => (finished = resolve));
+  const runner = await run({
+    connectionString: url,
+    concurrency: o.concurrency,
+    noHandleSignals: true,
+    logger: quietLogger,
+    taskList: {
+      bench_noop: async () => {
+        if (first === 0) first = nowMs();
+        done += 1;
+        last = nowMs();
+        if (done >= o.jobs) finished();
+      },
+    },
+    preset: {
+      worker: o.localQueueSize && o.localQueueSize > 1 ? { localQueue: { size: o.localQueueSize }, completeJobBatchDelay: 0 } : {},
+    },
+  });
+  await Promise.race([allDone, sleep(o.maxSeconds * 1000)]);
+  // The last completion is recorded by the worker a moment after the task returns.
+  await sleep(50);
+  await runner.stop();
+  return throughput(done, first || nowMs(), last || nowMs(), o.jobs);
+}
+
+/** graphile-worker add → task start latency: one job at a time, `concurrency` idle workers waiting. */
+export async function graphileLatency(url: string, o: { concurrency: number; jobs: number; maxSeconds: number }): Promise<number[]> {
+  await runMigrations({ connectionString: url, logger: quietLogger });
+  const utils = await makeWorkerUtils({ connectionString: url, logger: quietLogger });
+  const started = new Map<number, (at: number) => void>();
+  const runner = await run({
+    connectionString: url,
+    concurrency: o.concurrency,
+    noHandleSignals: true,
+    logger: quietLogger,
+    taskList: {
+      bench_latency: async (payload) => {
+        const at = nowMs();
+        started.get((payload as { i: number }).i)?.(at);
+      },
+    },
+  });
+  const samples: number[] = [];
+  const deadline = nowMs() + o.maxSeconds * 1000;
+  try {
+    await sleep(200); // let the pool's LISTEN settle, as a long-running worker would be
+    for (let i = 0; i < o.jobs && nowMs() < deadline; i++) {
+      const startedAt = new Promise<number>((resolve) => started.set(i, resolve));
+      const t0 = nowMs();
+      await utils.addJob('bench_latency', { i });
+      const at = await Promise.race([startedAt, sleep(5000).then(() => Number.NaN)]);
+      started.delete(i);
+      if (!Number.isNaN(at)) samples.push(at - t0);
+    }
+  } finally {
+    await runner.stop();
+    await utils.release();
+  }
+  return samples;
+}

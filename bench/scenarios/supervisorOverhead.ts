@@ -1,0 +1,184 @@
+// 7. Supervisor overhead: aggregate tokens/s of the same llama-server (same
+// binary, model, -np slots and -c), (a) driven directly by `slots` concurrent
+// clients calling /v1/chat/completions, (b) through `mia-miner run`, which
+// spawns it itself and runs one job loop per slot against the API.
+// (a) is timed from the first request to the last response; (b) from the
+// first claim to the last completion (claimed_at / completed_at in mia.jobs),
+// so every claim, result post and wait between jobs counts against it.
+//
+// Server: the real llama-server when LLAMA_SERVER_BIN and LLAMA_MODEL are set
+// (e.g. /root/.cache/llama/src/build/bin/llama-server with
+// /work/shared/fixtures/models/tiny-random-llama.gguf; LLAMA_ARGS adds flags
+// such as "-t 2"); otherwise the test double test/fixtures/fake-llama-server,
+// which generates at a fixed FAKE_LLAMA_TOKENS_PER_SECOND per request.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { benchAdminToken, startApiProcess } from '../lib/apiProcess.ts';
+import { connect } from '../lib/benchPostgres.ts';
+import { createBusiness, insertQueuedJobs, typicalMessages } from '../lib/fixtures.ts';
+import { HttpClient } from '../lib/httpClient.ts';
+import { withCleanup, type Scenario } from '../lib/scenario.ts';
+import { nowMs, sleep } from '../lib/stats.ts';
+
+const slots = 4;
+const ctxPerSlot = 1024;
+const fakeServer = 'test/fixtures/fake-llama-server';
+const minerBin = 'miner/bin/mia-miner.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export const supervisorOverhead: Scenario = {
+  id: '7-supervisor',
+  title: `Supervisor overhead: tokens/s through mia-miner vs the same llama-server driven directly (${slots} slots)`,
+  run: (ctx, report) =>
+    withCleanup(async (defer) => {
+      if (!existsSync(minerBin)) {
+        report.skipped = `${minerBin} is not there yet (the miner supervisor is being written)`;
+        return;
+      }
+      const real = Boolean(process.env.LLAMA_SERVER_BIN && process.env.LLAMA_MODEL);
+      if (!real && !existsSync(fakeServer)) {
+        report.skipped = `no llama-server: set LLAMA_SERVER_BIN and LLAMA_MODEL, or provide ${fakeServer}`;
+        return;
+      }
+      const tmp = mkdtempSync(path.join(os.tmpdir(), 'mia-bench-miner-'));
+      defer(() => rmSync(tmp, { recursive: true, force: true }));
+      let model = process.env.LLAMA_MODEL ?? '';
+      if (!real) {
+        model = path.join(tmp, 'fake.gguf');
+        writeFileSync(model, 'GGUF bench placeholder');
+      }
+      const bin = real ? process.env.LLAMA_SERVER_BIN! : path.resolve(fakeServer);
+      const extra = (process.env.LLAMA_ARGS ?? '').split(/\s+/).filter(Boolean);
+      const serverLabel = real ? `llama-server ${path.basename(model)}` : 'fake-llama-server (test double)';
+      const perSlot = ctx.quick ? 8 : 30;
+      const maxTokens = ctx.quick ? 64 : 128;
+      const jobs = perSlot * slots;
+      const maxMs = (ctx.quick ? 20 : 90) * 1000;
+
+      // (a) llama-server driven directly.
+      ctx.progress(`(a) ${serverLabel} directly: ${slots} clients × ${perSlot} completions of ${maxTokens} tokens`);
+      const port = await freePort();
+      const server = spawn(bin, ['--host', '127.0.0.1', '--port', String(port), '-m', model, '-ngl', '0', '-np', String(slots), '-c', String(slots * ctxPerSlot), '--metrics', ...extra], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let serverLog = '';
+      server.stderr!.on('data', (c: Buffer) => (serverLog = (serverLog + c.toString()).slice(-4000)));
+      defer(() => stopChild(server));
+      const llama = new HttpClient(`http://127.0.0.1:${port}`, new (await import('node:http')).Agent({ keepAlive: true, maxSockets: slots }));
+      defer(() => llama.close());
+      const ready = nowMs() + 120_000;
+      for (;;) {
+        const health = await llama.request('GET', '/health').catch(() => null);
+        if (health?.status === 200) break;
+        if (server.exitCode !== null || nowMs() > ready) throw new Error(`llama-server did not become healthy:\n${serverLog}`);
+        await sleep(100);
+      }
+      const messages = JSON.parse(typicalMessages('Hello, when can I pick up my bike?')) as unknown[];
+      const complete = async () => {
+        const res = await llama.request('POST', '/v1/chat/completions', {
+          body: { messages, max_tokens: maxTokens, temperature: 0.7 },
+          timeoutMs: 120_000,
+        });
+        if (res.status !== 200) throw new Error(`llama-server: ${res.status} ${res.text.slice(0, 200)}`);
+        return (JSON.parse(res.text) as { usage: { completion_tokens: number } }).usage.completion_tokens;
+      };
+      // Warm-up (one completion per slot), untimed; (b) gets the same, see below.
+      await Promise.all(Array.from({ length: slots }, complete));
+      let directTokens = 0;
+      let started = 0;
+      const directDeadline = nowMs() + maxMs;
+      const directStart = nowMs();
+      await Promise.all(
+        Array.from({ length: slots }, async () => {
+          while (started < jobs && nowMs() < directDeadline) {
+            started += 1;
+            const tokens = await complete();
+            directTokens += tokens;
+          }
+        }),
+      );
+      const directSeconds = (nowMs() - directStart) / 1000;
+      const directRate = directTokens / directSeconds;
+      llama.close();
+      await stopChild(server);
+
+      // (b) the same work through the API and mia-miner.
+      ctx.progress(`(b) through mia-miner: ${jobs} jobs of max_tokens ${maxTokens}, --slots ${slots}`);
+      const url = await ctx.pg.createDatabase('mia_bench_supervisor');
+      defer(() => ctx.pg.dropDatabase('mia_bench_supervisor'));
+      const db = await connect(url);
+      defer(() => db.end());
+      const api = await startApiProcess(url, ctx.apiEnv);
+      defer(() => api.stop());
+      const business = await createBusiness(api.url, benchAdminToken);
+      // The first `slots` jobs are the warm-up and are not timed (claimed first: older).
+      await insertQueuedJobs(db, business.id, slots, 'warmup', maxTokens);
+      await insertQueuedJobs(db, business.id, jobs, 'supervised', maxTokens);
+      const miner = spawn(
+        process.execPath,
+        [minerBin, 'run', '--backend-url', api.url, '--name', 'bench-miner', '--llama-server', bin, '--model', model,
+          '--gpu-layers', '0', '--slots', String(slots), '--ctx-per-slot', String(ctxPerSlot), '--state-dir', tmp,
+          '--log-level', 'warn', ...(extra.length ? [`--llama-args=${extra.join(' ')}`] : [])],
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } },
+      );
+      let minerLog = '';
+      const keep = (c: Buffer) => (minerLog = (minerLog + c.toString()).slice(-4000));
+      miner.stdout!.on('data', keep);
+      miner.stderr!.on('data', keep);
+      defer(() => stopChild(miner, 'SIGTERM', 30_000));
+      const minerDeadline = nowMs() + maxMs + 60_000; // + llama-server start-up
+      let done = 0;
+      while (done < jobs && nowMs() < minerDeadline) {
+        if (miner.exitCode !== null) throw new Error(`mia-miner exited (${miner.exitCode}):\n${minerLog}`);
+        await sleep(200);
+        done = Number(
+          (await db.query<{ n: string }>(`SELECT count(*) AS n FROM mia.jobs WHERE status = 'completed' AND session_id LIKE 'supervised-%'`)).rows[0]!.n,
+        );
+      }
+      const r = await db.query<{ tokens: string; seconds: number }>(
+        `SELECT sum(tokens_generated) AS tokens, extract(epoch FROM max(completed_at) - min(claimed_at))::float8 AS seconds
+         FROM mia.jobs WHERE status = 'completed' AND session_id LIKE 'supervised-%'`,
+      );
+      const viaTokens = Number(r.rows[0]!.tokens ?? 0);
+      const viaSeconds = r.rows[0]!.seconds ?? Number.NaN;
+      const viaRate = viaTokens / viaSeconds;
+      await stopChild(miner, 'SIGTERM', 30_000);
+
+      report.rows.push({
+        measure: `tokens/s through mia-miner, ${slots} slots`,
+        value: viaRate,
+        unit: 'tok/s',
+        baseline: { name: `${serverLabel} direct, ${slots} clients`, value: directRate },
+        better: 'higher',
+        target: '≥ 0.97× direct',
+        met: viaRate >= 0.97 * directRate,
+      });
+      report.notes.push(
+        `server: ${serverLabel} (${bin}${extra.length ? ` ${extra.join(' ')}` : ''}), -np ${slots} -c ${slots * ctxPerSlot}`,
+        `direct: ${directTokens} tokens in ${directSeconds.toFixed(2)} s; through mia-miner: ${done}/${jobs} jobs, ${viaTokens} tokens in ${viaSeconds.toFixed(2)} s (first claim → last completion)`,
+      );
+      if (done < jobs) throw new Error(`only ${done} of ${jobs} jobs completed in time:\n${minerLog}`);
+    }),
+};
