@@ -73,22 +73,31 @@ export async function startServer(config: Config, options: { databaseUrl: string
   // Miners keep connections open between long-polls; don't drop them first.
   server.keepAliveTimeout = 75_000;
   server.headersTimeout = 80_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.PORT, config.HOST, () => {
-      server.off('error', reject);
-      resolve();
+  // If start-up fails past this point, undo what was started (in reverse order).
+  const abandon = async (listening: boolean) => {
+    clearInterval(fallback);
+    if (listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await listener.stop();
+    await db.end();
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.PORT, config.HOST, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    await abandon(false);
+    throw error;
+  }
   // Last, so nothing started before it can fail and leave the worker running.
   if (config.MIA_WORKER) {
     try {
       ctx.maintenance = await startMaintenance(config, options.databaseUrl, db, { version });
     } catch (error) {
-      clearInterval(fallback);
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await listener.stop();
-      await db.end();
+      await abandon(true);
       throw error;
     }
   }

@@ -6,6 +6,13 @@
 // than one parked request per slot. Each claimed job then runs on its own slot worker
 // (runJob), independently of the others.
 //
+// A slot is busy while llama-server generates, not while the result is posted: the
+// moment a generation ends the slot is free and the dispatcher claims its next job,
+// while the result post (with its retries) goes on beside it. Claiming never runs
+// ahead of a free slot, so every claimed job starts generating at once. Results still
+// in delivery are bounded (one per slot) so a backend that takes claims but refuses
+// results cannot make the miner hoard jobs.
+//
 // A job is never silently lost: it is answered, handed back with `success: false`,
 // or — when the miner cannot say anything (killed, drain deadline) — left to the
 // lease, which the `offline` report or the backend's reaper returns to the queue.
@@ -20,6 +27,7 @@ import { errorMessage } from './log.ts';
 import type { JobStats } from './stats.ts';
 import { tokensPerSecond } from './stats.ts';
 import type { StatusReporter } from './statusReporter.ts';
+import { trace } from './trace.ts';
 
 export interface JobLoopOptions {
   backend: Pick<BackendClient, 'claim' | 'claimBatch' | 'submitResult'>;
@@ -40,7 +48,10 @@ export interface JobLoopOptions {
 }
 
 export class JobLoop {
+  /** Every job not yet settled: generating, or its result still being delivered. */
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Jobs llama-server is generating for (or waiting to generate for): the busy slots. */
+  private generating = 0;
   /** Aborts generation and result retries of in-flight jobs (drain deadline passed). */
   private readonly abandon = new AbortController();
   private slotFreed: (() => void) | undefined;
@@ -54,14 +65,23 @@ export class JobLoop {
     return this.inFlight.size;
   }
 
+  /** Slots that may take a job now. */
+  private freeSlots(): number {
+    const { slots } = this.options;
+    // Results in delivery hold their job too; past one per slot, wait for them.
+    return Math.min(slots - this.generating, 2 * slots - this.inFlight.size);
+  }
+
   /** Claims and starts jobs until `stopClaiming` aborts; in-flight jobs keep running. */
   async run(stopClaiming: AbortSignal): Promise<void> {
     const { backend, llama, logger, minerId } = this.options;
     const backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
     while (!stopClaiming.aborted) {
-      const idle = this.options.slots - this.inFlight.size;
+      const idle = this.freeSlots();
       if (idle <= 0) {
+        trace('wait_slot');
         await this.waitForFreeSlot(stopClaiming);
+        trace('slot_free');
         continue;
       }
       // A job claimed while llama-server is down would only sit on its lease.
@@ -70,6 +90,7 @@ export class JobLoop {
         continue;
       }
       let jobs: ClaimedJob[];
+      trace('claim_start', String(idle));
       try {
         if (this.useBatch) {
           jobs = await backend.claimBatch(
@@ -83,6 +104,7 @@ export class JobLoop {
           jobs = job ? [job] : [];
         }
         backoff.reset();
+        trace('claim_end', jobs.map((j) => j.job_id).join(','));
       } catch (error) {
         if (stopClaiming.aborted) break;
         if (this.useBatch && error instanceof BackendError && error.status === 404) {
@@ -116,7 +138,15 @@ export class JobLoop {
 
   private startJob(job: ClaimedJob): void {
     this.options.status.jobStarted(job.lease_expires_at);
-    const running = this.runJob(job)
+    this.generating += 1;
+    let slotHeld = true;
+    const releaseSlot = () => {
+      if (!slotHeld) return;
+      slotHeld = false;
+      this.generating -= 1;
+      this.slotFreed?.();
+    };
+    const running = this.runJob(job, releaseSlot)
       .catch((error: unknown) =>
         this.options.logger.error('job crashed the worker', {
           job: job.job_id,
@@ -124,9 +154,12 @@ export class JobLoop {
         }),
       )
       .finally(() => {
+        trace('job_done', job.job_id);
         this.inFlight.delete(job.job_id);
+        // Busy (and heartbeating its lease) until the result is delivered.
         this.options.status.jobFinished();
-        this.slotFreed?.();
+        if (slotHeld) releaseSlot();
+        else this.slotFreed?.(); // a place for a result in delivery came free
       });
     this.inFlight.set(job.job_id, running);
   }
@@ -163,11 +196,18 @@ export class JobLoop {
     let error = 'llama-server is not ready';
     for (let attempt = 1; attempt <= attempts; attempt += 1) {
       if (this.abandon.signal.aborted) break;
-      if (!(await llama.waitReady(this.options.readyWaitMs, this.abandon.signal)) || !llama.url) {
+      // The endpoint tracks readiness itself (process state, health watch): probing
+      // /health before every job would add a round trip to each. A server that died
+      // unnoticed fails the call as a server fault, and the retry probes first.
+      const ready =
+        (attempt === 1 && llama.isReady()) ||
+        (await llama.waitReady(this.options.readyWaitMs, this.abandon.signal));
+      if (!ready || !llama.url) {
         error = `llama-server was not ready within ${Math.round(this.options.readyWaitMs / 1000)} s`;
         break;
       }
       const callStarted = performance.now();
+      trace('llama_start', job.job_id);
       try {
         const completion = await chatCompletion(
           llama.url,
@@ -180,6 +220,7 @@ export class JobLoop {
           },
           { signal: this.abandon.signal, timeoutMs: this.options.generationTimeoutMs },
         );
+        trace('llama_end', job.job_id);
         return { completion, seconds: (performance.now() - callStarted) / 1000 };
       } catch (err) {
         if (this.abandon.signal.aborted) break;
@@ -199,7 +240,8 @@ export class JobLoop {
     return { error, seconds: (performance.now() - started) / 1000 };
   }
 
-  private async runJob(job: ClaimedJob): Promise<void> {
+  /** `releaseSlot` hands the slot to the next job as soon as generation is over. */
+  private async runJob(job: ClaimedJob, releaseSlot: () => void): Promise<void> {
     const { logger, stats } = this.options;
     logger.debug('job claimed', {
       job: job.job_id,
@@ -207,6 +249,7 @@ export class JobLoop {
       max_tokens: job.max_tokens,
     });
     const { completion, error, seconds } = await this.generate(job);
+    releaseSlot();
     if (this.abandon.signal.aborted) {
       logger.warn(
         `job ${job.job_id} abandoned at the drain deadline; its lease returns it to the queue`,
@@ -231,7 +274,9 @@ export class JobLoop {
           error: (error ?? 'generation failed').slice(0, 4000),
           lease_token: job.lease_token,
         };
+    trace('submit_start', job.job_id);
     const outcome = await this.submit(result);
+    trace('submit_end', job.job_id);
     stats.record({
       jobId: job.job_id,
       success: result.success && outcome === 'accepted',

@@ -6,6 +6,7 @@ import { Backoff, sleep } from './backoff.ts';
 import type { BackendClient, MinerStatus } from './backendClient.ts';
 import type { Logger } from './log.ts';
 import { errorMessage } from './log.ts';
+import { trace } from './trace.ts';
 
 export interface StatusReporterOptions {
   backend: Pick<BackendClient, 'reportStatus'>;
@@ -81,7 +82,9 @@ export class StatusReporter {
     while (!signal.aborted) {
       const status = this.status;
       try {
+        trace('status_start', status);
         const reply = await this.options.backend.reportStatus(this.options.minerId, status, signal);
+        trace('status_end', status);
         if (status !== this.lastSent) {
           this.options.logger.info(`status ${status}`, {
             reason: status === 'offline' ? this.offlineReason : undefined,

@@ -3,9 +3,11 @@
 -- nothing is written and no row comes back: the caller then reads the original.
 WITH job AS (
   INSERT INTO mia.jobs (business_id, session_id, messages, prompt, context, max_tokens, temperature,
-                        tools, tool_choice, priority, max_attempts, idempotency_key, callback_url)
+                        tools, tool_choice, priority, max_attempts, idempotency_key, callback_url,
+                        notify_on_finish)
   VALUES (:business_id, :session_id, :messages::jsonb, :prompt, :context, :max_tokens, :temperature,
-          :tools::jsonb, :tool_choice::jsonb, :priority, :max_attempts, :idempotency_key, :callback_url)
+          :tools::jsonb, :tool_choice::jsonb, :priority, :max_attempts, :idempotency_key, :callback_url,
+          :notify_on_finish)
   ON CONFLICT (business_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING id, business_id, session_id, prompt
 ), user_log AS (

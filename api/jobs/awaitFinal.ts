@@ -15,7 +15,7 @@ export async function awaitFinal(
   // Register before reading, so a completion between the read and the park is not missed.
   const waiter = ctx.completions.wait(jobId, waitSeconds * 1000);
   try {
-    const first = await jobs.get(ctx.db, jobId);
+    const first = await jobs.watch(ctx.db, jobId);
     if (!first || isFinal(first) || !isAlive()) return first;
     await waiter.promise;
   } finally {

@@ -37,6 +37,8 @@ export type ChatJobInput = {
   toolChoice: unknown;
   callbackUrl: string | null;
   idempotencyKey: string | null;
+  /** Whether the submitter waits for the answer (it then gets a NOTIFY-driven wake-up). */
+  waits: boolean;
 };
 
 export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promise<string> {
@@ -85,6 +87,7 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     max_attempts: config.MIA_MAX_ATTEMPTS,
     idempotency_key: idempotencyKey,
     callback_url: input.callbackUrl,
+    notify_on_finish: input.waits,
   });
   if (created) return created;
   // Two requests with the same key raced and the other one won: return its job.

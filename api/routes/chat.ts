@@ -37,6 +37,7 @@ export function chatRoutes(ctx: AppContext): Router {
     const business = await resolveBusiness(ctx, await principalOf(ctx, req), body.business_id);
     checkMessageLength(body.message, config.MIA_MAX_MESSAGE_CHARS);
 
+    const wait = body.wait ?? config.MIA_CHAT_WAIT_DEFAULT;
     const jobId = await createChatJob(ctx, {
       business,
       sessionId: body.session_id ?? randomUUID(),
@@ -48,9 +49,10 @@ export function chatRoutes(ctx: AppContext): Router {
       toolChoice: body.tool_choice,
       callbackUrl: body.callback_url ?? null,
       idempotencyKey: req.get('Idempotency-Key') ?? null,
+      waits: wait > 0,
     });
 
-    const job = await awaitFinal(ctx, jobId, body.wait ?? config.MIA_CHAT_WAIT_DEFAULT, () => !res.socket?.destroyed);
+    const job = await awaitFinal(ctx, jobId, wait, () => !res.socket?.destroyed);
     if (!job) throw new NotFoundError('the job no longer exists');
     if (isFinal(job)) res.status(200).json(jobOutcome(job));
     else res.status(202).json(jobAccepted(job));

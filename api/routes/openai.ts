@@ -111,6 +111,7 @@ export function openAiRoutes(ctx: AppContext): Router {
       toolChoice: body.tool_choice,
       callbackUrl: null,
       idempotencyKey: req.get('Idempotency-Key') ?? null,
+      waits: true,
     });
 
     const wait = config.MIA_OPENAI_WAIT_SECONDS;

@@ -18,6 +18,8 @@ export type NewJob = {
   max_attempts: number;
   idempotency_key: string | null;
   callback_url: string | null;
+  /** The submitter will wait for the outcome: send a NOTIFY when it finishes. */
+  notify_on_finish: boolean;
 };
 
 export type SuccessResult = {
@@ -36,6 +38,7 @@ const findByIdempotencyKey = defineQuery<{ business_id: string; idempotency_key:
   IdRow,
 );
 const get = defineQuery<{ id: string }, typeof JobRow>('job_get', JobRow);
+const watch = defineQuery<{ id: string }, typeof JobRow>('job_watch', JobRow);
 const claim = defineQuery<{ miner_ids: readonly string[] } & Lease, typeof ClaimedJobRow>(
   'job_claim',
   ClaimedJobRow,
@@ -71,6 +74,8 @@ export const jobs = {
   findByIdempotencyKey: async (db: DatabasePool, businessId: string, key: string) =>
     (await db.maybeOne(findByIdempotencyKey({ business_id: businessId, idempotency_key: key })))?.id ?? null,
   get: (db: DatabasePool, id: string) => db.maybeOne(get({ id })),
+  /** Read a job and ask for a NOTIFY when it finishes (for a caller about to wait). */
+  watch: (db: DatabasePool, id: string) => db.maybeOne(watch({ id })),
   claim: (db: DatabasePool, minerIds: readonly string[], lease: Lease) =>
     db.any(claim({ miner_ids: minerIds, ...lease })),
   release: (db: DatabasePool, leaseTokens: readonly string[]) =>

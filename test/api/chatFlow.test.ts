@@ -175,7 +175,9 @@ describe('chat flow, end to end over HTTP', () => {
     const miner = await registerMiner(api);
     const chat = await submitChat(api, business);
     const waiting = api.request('GET', `/job/${chat.body.job_id}/result?wait=10`, { token: business.api_key });
-    const claimed = await claimJob(api, miner);
+    // Long-poll: the waiting client briefly locks the job to ask for a completion NOTIFY.
+    const claimed = await claimJob(api, miner, 5);
+    assert.equal(claimed.status, 200);
     await postResult(api, miner, claimed.body, { output: 'done' });
     const result = await waiting;
     assert.equal(result.status, 200);

@@ -3,6 +3,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { loadConfig } from '../../api/config.ts';
+import { startServer } from '../../api/server.ts';
+import { startTestApi, testAdminToken, testEnv } from '../support/apiServer.ts';
 
 // `npm start` on a fresh machine: no DATABASE_URL, so the API runs embedded Postgres.
 describe('starting the API with no database configured', function () {
@@ -64,5 +67,19 @@ describe('starting the API with no database configured', function () {
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     assert.equal(code, 1);
     assert.match(stderr, /PORT/);
+  });
+});
+
+describe('starting the API on a port that is taken', () => {
+  it('fails with EADDRINUSE and leaves no pool, listener or timer behind', async () => {
+    const first = await startTestApi({ env: { MIA_WORKER: 'off' } });
+    try {
+      const config = loadConfig(testEnv(first.databaseUrl, { PORT: String(first.server.port), MIA_WORKER: 'off' }));
+      await assert.rejects(startServer(config, { databaseUrl: first.databaseUrl, adminToken: testAdminToken }), /EADDRINUSE/);
+      // Had the failed start leaked its pool, LISTEN client or fallback timer,
+      // mocha (run without --exit) would never finish.
+    } finally {
+      await first.close();
+    }
   });
 });
