@@ -4,7 +4,7 @@
 //
 //   --quick            small counts
 //   --only=a,b         run only these scenarios (ids as printed)
-//   --out=<file>       where the JSON goes (default bench/results/<date>[-quick].json)
+//   --out=<file>       where the JSON goes (default bench/results/<date>[-quick][-only-…].json)
 //
 // Environment: BENCH_DATABASE_URL (use that server instead of the embedded
 // one), BENCH_PG_PORT (embedded port, 54349), BENCH_API_CPU_PROF=<dir> (V8 CPU
@@ -130,7 +130,10 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${renderTable(results, args.quick)}\n\n${renderNotes(results)}\n\ntotal ${totalSeconds.toFixed(0)} s\n`);
 
   const date = new Date().toISOString().slice(0, 10);
-  const out = args.out ?? path.join('bench', 'results', `${date}${args.quick ? '-quick' : ''}.json`);
+  // Only a full run of every scenario gets the plain <date>.json that is committed;
+  // quick and partial runs get their own (git-ignored) names so they never overwrite it.
+  const suffix = (args.quick ? '-quick' : '') + (args.only ? `-only-${args.only.join('+')}` : '');
+  const out = args.out ?? path.join('bench', 'results', `${date}${suffix}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(
     out,

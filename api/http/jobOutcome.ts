@@ -2,8 +2,10 @@
 import type { JobRow } from '../store/rows.ts';
 import { finalStatuses } from '../store/rows.ts';
 
+export const queuedMessage = 'waiting for a miner; poll GET /job/{job_id}/result';
+
 const statusMessage: Record<JobRow['status'], string> = {
-  queued: 'waiting for a miner; poll GET /job/{job_id}/result',
+  queued: queuedMessage,
   running: 'a miner is answering; poll GET /job/{job_id}/result',
   completed: 'answered',
   failed: 'the job failed after all its attempts',

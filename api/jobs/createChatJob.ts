@@ -27,6 +27,8 @@ export async function resolveBusiness(ctx: AppContext, principal: Principal, bus
 export type ChatJobInput = {
   business: Business;
   sessionId: string;
+  /** A session id issued for this request: there is no history to read. */
+  newSession: boolean;
   message: string;
   context: string | null;
   /** Given by OpenAI-style clients, which send the whole conversation; else read from chat_logs. */
@@ -41,7 +43,8 @@ export type ChatJobInput = {
   waits: boolean;
 };
 
-export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promise<string> {
+/** The job's id, and whether this call created it (false: an Idempotency-Key found the original). */
+export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promise<{ jobId: string; created: boolean }> {
   const { config } = ctx;
   const maxTokens = input.maxTokens ?? config.MIA_MAX_TOKENS_DEFAULT;
   if (maxTokens > config.MIA_MAX_TOKENS_LIMIT) {
@@ -50,7 +53,7 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
   const { business, idempotencyKey } = input;
   if (idempotencyKey) {
     const existing = await jobs.findByIdempotencyKey(ctx.db, business.id, idempotencyKey);
-    if (existing) return existing;
+    if (existing) return { jobId: existing, created: false };
   }
 
   let messages: ChatMessage[];
@@ -61,7 +64,7 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     if (clientSystem) messages[0] = { role: 'system', content: `${messages[0]!.content}\n\n${clientSystem}` };
     messages = [messages[0]!, ...input.conversation.filter((m) => m.role !== 'system')];
   } else {
-    const history = config.MIA_HISTORY_TURNS > 0
+    const history = config.MIA_HISTORY_TURNS > 0 && !input.newSession
       ? await chatLogs.history(ctx.db, business.id, input.sessionId, config.MIA_HISTORY_TURNS)
       : [];
     messages = buildMessages({
@@ -89,9 +92,9 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     callback_url: input.callbackUrl,
     notify_on_finish: input.waits,
   });
-  if (created) return created;
+  if (created) return { jobId: created, created: true };
   // Two requests with the same key raced and the other one won: return its job.
   const original = idempotencyKey ? await jobs.findByIdempotencyKey(ctx.db, business.id, idempotencyKey) : null;
   if (!original) throw new Error('job was neither created nor found');
-  return original;
+  return { jobId: original, created: false };
 }

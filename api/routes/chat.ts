@@ -5,7 +5,7 @@ import type { AppContext } from '../context.ts';
 import { awaitFinal } from '../jobs/awaitFinal.ts';
 import { createChatJob, resolveBusiness } from '../jobs/createChatJob.ts';
 import { principalOf } from '../http/auth.ts';
-import { isFinal, jobAccepted, jobOutcome } from '../http/jobOutcome.ts';
+import { isFinal, jobAccepted, jobOutcome, queuedMessage } from '../http/jobOutcome.ts';
 import { BadRequestError, NotFoundError } from '../errors.ts';
 
 type ChatBody = {
@@ -38,9 +38,11 @@ export function chatRoutes(ctx: AppContext): Router {
     checkMessageLength(body.message, config.MIA_MAX_MESSAGE_CHARS);
 
     const wait = body.wait ?? config.MIA_CHAT_WAIT_DEFAULT;
-    const jobId = await createChatJob(ctx, {
+    const sessionId = body.session_id ?? randomUUID();
+    const { jobId, created } = await createChatJob(ctx, {
       business,
-      sessionId: body.session_id ?? randomUUID(),
+      sessionId,
+      newSession: body.session_id === undefined,
       message: body.message,
       context: body.context ?? null,
       maxTokens: body.max_tokens,
@@ -52,6 +54,12 @@ export function chatRoutes(ctx: AppContext): Router {
       waits: wait > 0,
     });
 
+    if (created && wait <= 0) {
+      // Just inserted as queued: answer without reading it back (one round trip
+      // less on the submit path; a miner may hold it already, which polling shows).
+      res.status(202).json({ job_id: jobId, session_id: sessionId, status: 'queued', message: queuedMessage });
+      return;
+    }
     const job = await awaitFinal(ctx, jobId, wait, () => !res.socket?.destroyed);
     if (!job) throw new NotFoundError('the job no longer exists');
     if (isFinal(job)) res.status(200).json(jobOutcome(job));

@@ -98,10 +98,12 @@ export function openAiRoutes(ctx: AppContext): Router {
     if (!lastUser) throw new BadRequestError('messages must contain at least one user message');
     checkMessageLength(lastUser.content, config.MIA_MAX_MESSAGE_CHARS, 'messages[].content');
 
-    const jobId = await createChatJob(ctx, {
+    const givenSession = body.user ?? req.get('X-Session-Id');
+    const { jobId } = await createChatJob(ctx, {
       business,
       // OpenAI's `user` names the end user; it is the natural session key.
-      sessionId: body.user ?? req.get('X-Session-Id') ?? randomUUID(),
+      sessionId: givenSession ?? randomUUID(),
+      newSession: givenSession === undefined,
       message: lastUser.content,
       context: null,
       conversation,
