@@ -7,11 +7,13 @@
 // (runJob), independently of the others.
 //
 // A slot is busy while llama-server generates, not while the result is posted: the
-// moment a generation ends the slot is free and the dispatcher claims its next job,
-// while the result post (with its retries) goes on beside it. Claiming never runs
-// ahead of a free slot, so every claimed job starts generating at once. Results still
-// in delivery are bounded (one per slot) so a backend that takes claims but refuses
-// results cannot make the miner hoard jobs.
+// moment a generation ends the slot is free and its next job is claimed, while the
+// result post (with its retries) goes on beside it. A slot that frees up while the
+// dispatcher's request is out claims for itself at once (`wait=0`, never parked)
+// instead of queueing behind it. Claiming never runs ahead of a free slot, so every
+// claimed job starts generating at once. Results still in delivery are bounded (one
+// per slot) so a backend that takes claims but refuses results cannot make the miner
+// hoard jobs.
 //
 // A job is never silently lost: it is answered, handed back with `success: false`,
 // or — when the miner cannot say anything (killed, drain deadline) — left to the
@@ -27,7 +29,6 @@ import { errorMessage } from './log.ts';
 import type { JobStats } from './stats.ts';
 import { tokensPerSecond } from './stats.ts';
 import type { StatusReporter } from './statusReporter.ts';
-import { trace } from './trace.ts';
 
 export interface JobLoopOptions {
   backend: Pick<BackendClient, 'claim' | 'claimBatch' | 'submitResult'>;
@@ -56,6 +57,13 @@ export class JobLoop {
   private readonly abandon = new AbortController();
   private slotFreed: (() => void) | undefined;
   private useBatch: boolean;
+  /** Set while `run` claims; quick claims start only then. */
+  private stopClaiming: AbortSignal | undefined;
+  /** The dispatcher's own claim request is out. */
+  private dispatching = false;
+  /** Free slots that a claim request in flight (the dispatcher's or a quick one) is for. */
+  private reserved = 0;
+  private readonly quickClaims = new Set<Promise<void>>();
 
   constructor(private readonly options: JobLoopOptions) {
     this.useBatch = options.slots > 1;
@@ -74,14 +82,22 @@ export class JobLoop {
 
   /** Claims and starts jobs until `stopClaiming` aborts; in-flight jobs keep running. */
   async run(stopClaiming: AbortSignal): Promise<void> {
+    this.stopClaiming = stopClaiming;
+    try {
+      await this.dispatch(stopClaiming);
+    } finally {
+      // A quick claim that returns now still starts its jobs, which drain() must see.
+      await Promise.allSettled([...this.quickClaims]);
+    }
+  }
+
+  private async dispatch(stopClaiming: AbortSignal): Promise<void> {
     const { backend, llama, logger, minerId } = this.options;
     const backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
     while (!stopClaiming.aborted) {
-      const idle = this.freeSlots();
+      const idle = this.freeSlots() - this.reserved;
       if (idle <= 0) {
-        trace('wait_slot');
         await this.waitForFreeSlot(stopClaiming);
-        trace('slot_free');
         continue;
       }
       // A job claimed while llama-server is down would only sit on its lease.
@@ -90,7 +106,8 @@ export class JobLoop {
         continue;
       }
       let jobs: ClaimedJob[];
-      trace('claim_start', String(idle));
+      this.dispatching = true;
+      this.reserved += idle;
       try {
         if (this.useBatch) {
           jobs = await backend.claimBatch(
@@ -104,7 +121,6 @@ export class JobLoop {
           jobs = job ? [job] : [];
         }
         backoff.reset();
-        trace('claim_end', jobs.map((j) => j.job_id).join(','));
       } catch (error) {
         if (stopClaiming.aborted) break;
         if (this.useBatch && error instanceof BackendError && error.status === 404) {
@@ -119,9 +135,50 @@ export class JobLoop {
         });
         await sleep(delay, stopClaiming);
         continue;
+      } finally {
+        this.dispatching = false;
+        this.reserved -= idle;
       }
       for (const job of jobs) this.startJob(job);
     }
+  }
+
+  /** Capacity came free: wake the idle dispatcher, or claim beside its request. */
+  private onSlotFreed(): void {
+    if (this.dispatching) this.claimQuickly();
+    else this.slotFreed?.();
+  }
+
+  /**
+   * One immediate claim (never parked) for the slots that are free and not already
+   * being claimed for. On failure or no job the slots go back to the dispatcher,
+   * which retries with backoff or long-polls for them.
+   */
+  private claimQuickly(): void {
+    const { backend, llama, logger, minerId } = this.options;
+    const signal = this.stopClaiming;
+    const wanted = this.freeSlots() - this.reserved;
+    if (!signal || signal.aborted || wanted <= 0 || !llama.isReady()) return;
+    this.reserved += wanted;
+    const claim = this.useBatch
+      ? backend.claimBatch(minerId, wanted, 0, signal)
+      : backend.claim(minerId, 0, signal).then((job) => (job ? [job] : []));
+    const done: Promise<void> = claim
+      .then((jobs) => {
+        this.reserved -= wanted;
+        for (const job of jobs) this.startJob(job);
+      })
+      .catch((error: unknown) => {
+        this.reserved -= wanted;
+        logger.debug('quick claim failed; the dispatcher claims for the slot', {
+          error: errorMessage(error),
+        });
+      })
+      .finally(() => {
+        this.quickClaims.delete(done);
+        this.slotFreed?.();
+      });
+    this.quickClaims.add(done);
   }
 
   private waitForFreeSlot(signal: AbortSignal): Promise<void> {
@@ -144,7 +201,7 @@ export class JobLoop {
       if (!slotHeld) return;
       slotHeld = false;
       this.generating -= 1;
-      this.slotFreed?.();
+      this.onSlotFreed();
     };
     const running = this.runJob(job, releaseSlot)
       .catch((error: unknown) =>
@@ -154,12 +211,11 @@ export class JobLoop {
         }),
       )
       .finally(() => {
-        trace('job_done', job.job_id);
         this.inFlight.delete(job.job_id);
         // Busy (and heartbeating its lease) until the result is delivered.
         this.options.status.jobFinished();
         if (slotHeld) releaseSlot();
-        else this.slotFreed?.(); // a place for a result in delivery came free
+        else this.onSlotFreed(); // a place for a result in delivery came free
       });
     this.inFlight.set(job.job_id, running);
   }
@@ -207,7 +263,6 @@ export class JobLoop {
         break;
       }
       const callStarted = performance.now();
-      trace('llama_start', job.job_id);
       try {
         const completion = await chatCompletion(
           llama.url,
@@ -220,7 +275,6 @@ export class JobLoop {
           },
           { signal: this.abandon.signal, timeoutMs: this.options.generationTimeoutMs },
         );
-        trace('llama_end', job.job_id);
         return { completion, seconds: (performance.now() - callStarted) / 1000 };
       } catch (err) {
         if (this.abandon.signal.aborted) break;
@@ -274,9 +328,7 @@ export class JobLoop {
           error: (error ?? 'generation failed').slice(0, 4000),
           lease_token: job.lease_token,
         };
-    trace('submit_start', job.job_id);
     const outcome = await this.submit(result);
-    trace('submit_end', job.job_id);
     stats.record({
       jobId: job.job_id,
       success: result.success && outcome === 'accepted',

@@ -1,12 +1,13 @@
 // The single owner of what the backend is told about this miner. The status is
 // derived (draining > offline > busy > idle), sent when it changes, and re-sent as a
 // heartbeat: often enough while a job runs that its lease never lapses, rarely when
-// idle. Sends are serialised, so the backend never sees them out of order.
+// idle. Sends are serialised, so the backend never sees them out of order. Between
+// two jobs the miner holds none for a moment; busy → idle is sent only once that
+// lasts (`idleAfterMs`), so a steady stream of jobs costs no status posts at all.
 import { Backoff, sleep } from './backoff.ts';
 import type { BackendClient, MinerStatus } from './backendClient.ts';
 import type { Logger } from './log.ts';
 import { errorMessage } from './log.ts';
-import { trace } from './trace.ts';
 
 export interface StatusReporterOptions {
   backend: Pick<BackendClient, 'reportStatus'>;
@@ -16,6 +17,8 @@ export interface StatusReporterOptions {
   idleHeartbeatMs?: number;
   /** Upper bound of the heartbeat while busy; the lease length can make it shorter. */
   maxBusyHeartbeatMs?: number;
+  /** How long the miner must hold no job before it reports busy → idle. */
+  idleAfterMs?: number;
 }
 
 export class StatusReporter {
@@ -82,9 +85,7 @@ export class StatusReporter {
     while (!signal.aborted) {
       const status = this.status;
       try {
-        trace('status_start', status);
         const reply = await this.options.backend.reportStatus(this.options.minerId, status, signal);
-        trace('status_end', status);
         if (status !== this.lastSent) {
           this.options.logger.info(`status ${status}`, {
             reason: status === 'offline' ? this.offlineReason : undefined,
@@ -105,18 +106,30 @@ export class StatusReporter {
         await sleep(backoff.next(), signal);
         continue;
       }
-      // Sleep until the next beat, or until the status changes.
+      // close() may have come while the report was on its way.
+      if (signal.aborted) break;
+      // Sleep until the next beat, or until the status changes (and, for busy → idle,
+      // stays changed for idleAfterMs).
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, this.heartbeatMs());
+        let settling: NodeJS.Timeout | undefined;
         function done() {
           clearTimeout(timer);
+          clearTimeout(settling);
           signal.removeEventListener('abort', done);
           resolve();
         }
         this.wake = () => {
-          if (this.status !== this.lastSent) done();
+          clearTimeout(settling);
+          const next = this.status;
+          if (next === this.lastSent) return;
+          if (next === 'idle' && this.lastSent === 'busy')
+            settling = setTimeout(done, this.options.idleAfterMs ?? 1000);
+          else done();
         };
         signal.addEventListener('abort', done, { once: true });
+        // The status may have changed while the last report was on its way.
+        this.wake();
       });
       this.wake = undefined;
     }

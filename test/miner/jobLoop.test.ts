@@ -1,13 +1,16 @@
 // Result delivery rules of the job loop, with an in-memory backend and a real
-// (double) llama-server: retried through 5xx and network errors, dropped on 409.
+// (double) llama-server: retried through 5xx and network errors, dropped on 409;
+// and how slots are refilled: claimed the moment generation ends (never ahead of
+// it), beside the result post and beside a dispatcher long-poll that is out.
 import assert from 'node:assert/strict';
 import type { ClaimedJob, JobResult } from '../../miner/backendClient.ts';
 import { BackendError } from '../../miner/backendClient.ts';
+import type { JobLoopOptions } from '../../miner/jobLoop.ts';
 import { JobLoop } from '../../miner/jobLoop.ts';
 import { LlamaProcess } from '../../miner/llamaProcess.ts';
 import { createLogger } from '../../miner/log.ts';
 import { JobStats } from '../../miner/stats.ts';
-import { fakeLlamaServer, tinyModel } from './helpers.ts';
+import { eventually, fakeLlamaServer, tinyModel } from './helpers.ts';
 
 function job(id: string): ClaimedJob {
   return {
@@ -110,5 +113,175 @@ describe('job loop', function () {
     await run();
     assert.equal(calls, 2, 'one submission per job, and the loop went on to the next job');
     assert.ok(lines.some((l) => /job j2 dropped: lease_lost/.test(l)));
+  });
+});
+
+describe('job loop slot refills', function () {
+  this.timeout(20_000);
+  let llama: LlamaProcess;
+  before(async () => {
+    llama = new LlamaProcess({
+      binary: fakeLlamaServer,
+      model: tinyModel,
+      gpuLayers: 0,
+      slots: 2,
+      ctxPerSlot: 512,
+      startupTimeoutMs: 15_000,
+      stopGraceMs: 500,
+    });
+    await llama.start();
+  });
+  after(() => llama.stop());
+
+  function options(overrides: Partial<JobLoopOptions>): JobLoopOptions {
+    return {
+      backend: {
+        claim: () => Promise.reject(new Error('unused')),
+        claimBatch: () => Promise.reject(new Error('unused')),
+        submitResult: async (_m, r) => ({ job_id: r.job_id, outcome: 'accepted' }),
+      },
+      llama: { url: llama.url, isReady: () => true, waitReady: async () => true },
+      status: { jobStarted: () => {}, jobFinished: () => {} },
+      stats: new JobStats(),
+      logger: createLogger({ level: 'error', sink: () => {} }),
+      minerId: 'm1',
+      slots: 1,
+      pollWaitSeconds: 0,
+      generationTimeoutMs: 10_000,
+      readyWaitMs: 1000,
+      ...overrides,
+    };
+  }
+
+  /** A promise with its resolve function, for results the test releases by hand. */
+  function gate() {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    return { open, opened };
+  }
+
+  it('claims and starts the next job while the previous result is still being posted', async () => {
+    const queue = [job('a1'), job('a2')];
+    const events: string[] = [];
+    const firstResult = gate();
+    const stop = new AbortController();
+    let waitReadyCalls = 0;
+    const loop = new JobLoop(
+      options({
+        backend: {
+          claim: async () => {
+            const next = queue.shift();
+            events.push(`claim ${next?.job_id ?? 'none'}`);
+            if (!next) stop.abort();
+            return next ?? null;
+          },
+          claimBatch: () => Promise.reject(new Error('unused')),
+          submitResult: async (_m, result) => {
+            events.push(`post ${result.job_id}`);
+            if (result.job_id === 'a1') await firstResult.opened;
+            events.push(`posted ${result.job_id}`);
+            return { job_id: result.job_id, outcome: 'accepted' };
+          },
+        },
+        llama: {
+          url: llama.url,
+          isReady: () => true,
+          waitReady: async () => {
+            waitReadyCalls += 1;
+            return true;
+          },
+        },
+      }),
+    );
+    const running = loop.run(stop.signal);
+    await eventually(
+      () => events.includes('post a2'),
+      10_000,
+      () => events.join(', '),
+    );
+    assert.deepEqual(events.slice(0, 4), ['claim a1', 'post a1', 'claim a2', 'post a2']);
+    assert.ok(!events.includes('posted a1'), 'a2 ran while a1 was still being posted');
+    firstResult.open();
+    await running;
+    await loop.drain(10_000);
+    assert.ok(events.includes('posted a1'));
+    assert.equal(waitReadyCalls, 0, 'no /health probe before each job while the server is ready');
+  });
+
+  it('claims no more jobs while one result per slot is still undelivered', async () => {
+    const queue = [job('b1'), job('b2'), job('b3')];
+    const claimed: string[] = [];
+    const results = gate();
+    const stop = new AbortController();
+    const loop = new JobLoop(
+      options({
+        backend: {
+          claim: async () => {
+            const next = queue.shift();
+            if (next) claimed.push(next.job_id);
+            else stop.abort();
+            return next ?? null;
+          },
+          claimBatch: () => Promise.reject(new Error('unused')),
+          submitResult: async (_m, result) => {
+            await results.opened;
+            return { job_id: result.job_id, outcome: 'accepted' };
+          },
+        },
+      }),
+    );
+    const running = loop.run(stop.signal);
+    await eventually(() => claimed.length === 2 && loop.activeJobs === 2);
+    // b1's result is stuck and b2 has finished generating: no room for b3 yet.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(claimed, ['b1', 'b2']);
+    results.open();
+    await running;
+    await loop.drain(10_000);
+    assert.deepEqual(claimed, ['b1', 'b2', 'b3']);
+  });
+
+  it('refills a freed slot at once (wait=0) while the dispatcher long-polls for the other', async () => {
+    const stop = new AbortController();
+    const claims: { maxJobs: number; wait: number }[] = [];
+    const posted: string[] = [];
+    let longPolls = 0;
+    const loop = new JobLoop(
+      options({
+        slots: 2,
+        pollWaitSeconds: 30,
+        backend: {
+          claim: () => Promise.reject(new Error('unused')),
+          claimBatch: async (_m, maxJobs, wait, signal) => {
+            claims.push({ maxJobs, wait });
+            if (claims.length === 1) return [job('c1')];
+            if (wait === 0) return posted.includes('c2') ? [] : [job('c2')];
+            longPolls += 1;
+            // The queue is empty for the long-poll: it parks until the miner stops.
+            await new Promise((resolve) => signal?.addEventListener('abort', resolve));
+            return [];
+          },
+          submitResult: async (_m, result) => {
+            posted.push(result.job_id);
+            return { job_id: result.job_id, outcome: 'accepted' };
+          },
+        },
+      }),
+    );
+    const running = loop.run(stop.signal);
+    await eventually(
+      () => posted.includes('c2'),
+      10_000,
+      () => JSON.stringify(claims),
+    );
+    assert.equal(longPolls, 1, 'one long-poll parked, not one per slot');
+    assert.deepEqual(claims.slice(0, 3), [
+      { maxJobs: 2, wait: 30 },
+      { maxJobs: 1, wait: 30 },
+      { maxJobs: 1, wait: 0 },
+    ]);
+    stop.abort();
+    await running;
+    await loop.drain(10_000);
   });
 });
