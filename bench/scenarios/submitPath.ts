@@ -5,6 +5,7 @@
 // the miner's own time (job in hand → result acknowledged), one chat at a time.
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import type { NewJob } from '../../api/store/jobs.ts';
 import { compileNamedParameters, sqlDirectory } from '../../api/db/defineQuery.ts';
 import { benchAdminToken, startApiProcess } from '../lib/apiProcess.ts';
 import { connect } from '../lib/benchPostgres.ts';
@@ -71,12 +72,13 @@ export const submitPath: Scenario = {
           while (inserted < chats && nowMs() < sqlDeadline) {
             const i = inserted++;
             const message = `Where is my order ${i}?`;
-            const values: Record<string, unknown> = {
+            // Typed as the API's own insert, so a parameter added to job_create.sql fails the typecheck here.
+            const values: NewJob = {
               business_id: business.id, session_id: randomUUID(), messages: typicalMessages(message), prompt: message,
               context: null, max_tokens: 512, temperature: 0.7, tools: null, tool_choice: null, priority: 100,
-              max_attempts: 3, idempotency_key: null, callback_url: null,
+              max_attempts: 3, idempotency_key: null, callback_url: null, notify_on_finish: false,
             };
-            await c.query(createSql, names.map((n) => values[n]));
+            await c.query(createSql, names.map((n) => values[n as keyof NewJob]));
           }
         }),
       );
