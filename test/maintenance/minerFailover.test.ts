@@ -23,7 +23,10 @@ describe('failover of a job whose miner vanished (maintenance worker running)', 
         MIA_LEASE_MS_PER_TOKEN: '0',
         MIA_REAP_INTERVAL_MS: String(reapIntervalMs),
         MIA_MINER_CHECK_INTERVAL_MS: '200',
-        MIA_MINER_OFFLINE_AFTER_SECONDS: '1',
+        // Above one lease + reap interval: the surviving miner of the first test
+        // long-polls that long (its last_active is refreshed per request, not while
+        // parked) and must not be marked offline while it waits for the requeue.
+        MIA_MINER_OFFLINE_AFTER_SECONDS: '3',
       },
     });
   });
