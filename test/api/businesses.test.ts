@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
-import { startTestApi, type TestApi } from '../support/apiServer.ts';
+import { useTestApi } from '../support/apiServer.ts';
 import { createBusiness } from '../support/factories.ts';
 
 describe('businesses', () => {
-  let api: TestApi;
-  before(async () => {
-    api = await startTestApi();
-  });
-  after(async () => {
-    await api.close();
-  });
+  const api = useTestApi({}, { emptyQueueBeforeEach: false });
 
   it('creates a business whose key works at once and is shown only at creation', async () => {
     const res = await api.request('POST', '/businesses', {

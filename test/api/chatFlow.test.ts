@@ -1,19 +1,9 @@
 import assert from 'node:assert/strict';
-import { startTestApi, type TestApi } from '../support/apiServer.ts';
-import { emptyQueue } from '../support/database.ts';
+import { useTestApi } from '../support/apiServer.ts';
 import { claimJob, createBusiness, postResult, registerMiner, submitChat } from '../support/factories.ts';
 
 describe('chat flow, end to end over HTTP', () => {
-  let api: TestApi;
-  before(async () => {
-    api = await startTestApi();
-  });
-  after(async () => {
-    await api.close();
-  });
-  beforeEach(async () => {
-    await emptyQueue(api.databaseUrl);
-  });
+  const api = useTestApi();
 
   it('takes a chat from 202 through a miner to a completed result with counted tokens', async () => {
     const business = await createBusiness(api, { system_prompt: 'You sell anvils. Prices: 100 EUR.' });

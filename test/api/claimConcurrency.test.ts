@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
-import { startTestApi, type TestApi } from '../support/apiServer.ts';
+import { useTestApi } from '../support/apiServer.ts';
 import { withClient } from '../support/database.ts';
 import { createBusiness, registerMiner, type TestMiner } from '../support/factories.ts';
 
 describe('claiming under concurrency', () => {
-  let api: TestApi;
-  before(async () => {
-    api = await startTestApi();
-  });
-  after(async () => {
-    await api.close();
-  });
+  const api = useTestApi({}, { emptyQueueBeforeEach: false });
 
   it('claims each of 1,000 queued jobs exactly once under 16 concurrent miners', async () => {
     const business = await createBusiness(api);

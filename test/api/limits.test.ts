@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig } from '../../api/config.ts';
 import { TokenBuckets } from '../../api/http/rateLimit.ts';
-import { startTestApi, type TestApi } from '../support/apiServer.ts';
-import { emptyQueue } from '../support/database.ts';
+import { useTestApi } from '../support/apiServer.ts';
 import { claimJob, createBusiness, registerMiner, submitChat } from '../support/factories.ts';
 
 describe('limits: rate limits per key, message length, max_tokens, body size', () => {
-  let api: TestApi;
-  before(async () => {
-    api = await startTestApi({
+  const api = useTestApi({
       env: {
         // A bucket that does not refill within a test: the burst is all a key gets.
         MIA_RATE_LIMIT_CHAT_PER_SECOND: '0.001',
@@ -21,13 +18,6 @@ describe('limits: rate limits per key, message length, max_tokens, body size', (
         MIA_MAX_BODY_BYTES: '2048',
       },
     });
-  });
-  after(async () => {
-    await api.close();
-  });
-  beforeEach(async () => {
-    await emptyQueue(api.databaseUrl);
-  });
 
   it('refuses a business key past its burst with 429 rate_limited and Retry-After, other keys unaffected', async () => {
     const business = await createBusiness(api);

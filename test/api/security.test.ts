@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { startTestApi, type TestApi } from '../support/apiServer.ts';
-import { emptyQueue, withClient } from '../support/database.ts';
+import { useTestApi } from '../support/apiServer.ts';
+import { withClient } from '../support/database.ts';
 import { claimJob, createBusiness, postResult, registerMiner, submitChat } from '../support/factories.ts';
 
 describe('authentication and authorisation', () => {
-  let api: TestApi;
-  before(async () => {
-    api = await startTestApi();
-  });
-  after(async () => {
-    await api.close();
-  });
-  beforeEach(async () => {
-    await emptyQueue(api.databaseUrl);
-  });
+  const api = useTestApi();
 
   const id = randomUUID();
   const protectedRoutes: [string, string, unknown?][] = [
@@ -159,13 +150,7 @@ describe('authentication and authorisation', () => {
 });
 
 describe('malformed requests', () => {
-  let api: TestApi;
-  before(async () => {
-    api = await startTestApi();
-  });
-  after(async () => {
-    await api.close();
-  });
+  const api = useTestApi({}, { emptyQueueBeforeEach: false });
 
   const cases: [string, Record<string, unknown>, RegExp][] = [
     ['a missing message', { wait: 0 }, /message/],

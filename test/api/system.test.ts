@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
-import { startTestApi, type TestApi } from '../support/apiServer.ts';
+import { useTestApi } from '../support/apiServer.ts';
 import { withClient } from '../support/database.ts';
 import { createBusiness, registerMiner, submitChat } from '../support/factories.ts';
 
 describe('health, metrics and docs', () => {
-  let api: TestApi;
-  before(async () => {
-    api = await startTestApi();
-  });
-  after(async () => {
-    await api.close();
-  });
+  const api = useTestApi({}, { emptyQueueBeforeEach: false });
 
   it('reports healthy when the database is reachable and fully migrated', async () => {
     const res = await api.request('GET', '/health');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { startTestApi, type TestApi } from '../support/apiServer.ts';
+import { useTestApi } from '../support/apiServer.ts';
 import { emptyQueue } from '../support/database.ts';
 import {
   claimJob,
@@ -12,13 +12,7 @@ import { purgeFinishedJobs } from '../../api/maintenance/jobCleaner.ts';
 import { sql } from './support.ts';
 
 describe('purge of finished jobs', () => {
-  let api: TestApi;
-  before(async () => {
-    api = await startTestApi({ env: { MIA_WORKER: 'off' } });
-  });
-  after(async () => {
-    await api.close();
-  });
+  const api = useTestApi({ env: { MIA_WORKER: 'off' } }, { emptyQueueBeforeEach: false });
   beforeEach(async () => {
     await emptyQueue(api.databaseUrl);
     // Earlier tests' jobs would be purged too and skew the counts.

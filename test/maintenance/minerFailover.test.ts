@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { startTestApi, type TestApi } from '../support/apiServer.ts';
-import { emptyQueue } from '../support/database.ts';
+import { useTestApi } from '../support/apiServer.ts';
 import {
   claimJob,
   createBusiness,
@@ -15,9 +14,7 @@ const leaseSeconds = 1;
 const reapIntervalMs = 200;
 
 describe('failover of a job whose miner vanished (maintenance worker running)', () => {
-  let api: TestApi;
-  before(async () => {
-    api = await startTestApi({
+  const api = useTestApi({
       env: {
         MIA_LEASE_BASE_SECONDS: String(leaseSeconds),
         MIA_LEASE_MS_PER_TOKEN: '0',
@@ -29,13 +26,6 @@ describe('failover of a job whose miner vanished (maintenance worker running)', 
         MIA_MINER_OFFLINE_AFTER_SECONDS: '3',
       },
     });
-  });
-  after(async () => {
-    await api.close();
-  });
-  beforeEach(async () => {
-    await emptyQueue(api.databaseUrl);
-  });
 
   it('reports the worker as running in GET /health', async () => {
     const health = await api.request('GET', '/health');

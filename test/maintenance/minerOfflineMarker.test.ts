@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict';
-import { startTestApi, type TestApi } from '../support/apiServer.ts';
-import { emptyQueue } from '../support/database.ts';
+import { useTestApi } from '../support/apiServer.ts';
 import { claimJob, createBusiness, registerMiner, submitChat } from '../support/factories.ts';
 import { markSilentMinersOffline } from '../../api/maintenance/minerOfflineMarker.ts';
 import { sql } from './support.ts';
 
 describe('offline marking of silent miners', () => {
-  let api: TestApi;
-  before(async () => {
-    api = await startTestApi({ env: { MIA_WORKER: 'off' } });
-  });
-  after(async () => {
-    await api.close();
-  });
-  beforeEach(async () => {
-    await emptyQueue(api.databaseUrl);
-  });
+  const api = useTestApi({ env: { MIA_WORKER: 'off' } });
 
   const silence = (minerId: string, seconds: number) =>
     sql(

@@ -3,7 +3,7 @@
 // contract becomes a 500 and fails the test that saw it.
 import { loadConfig } from '../../api/config.ts';
 import { startServer, type RunningServer } from '../../api/server.ts';
-import { createTestDatabase, type TestDatabase } from './database.ts';
+import { createTestDatabase, emptyQueue, type TestDatabase } from './database.ts';
 import { request, type RequestOptions } from './http.ts';
 
 export const testAdminToken = 'test-operator-token-0123456789abcdef';
@@ -52,4 +52,28 @@ export async function startTestApi(options: { env?: Record<string, string>; data
       if (!options.database) await database.drop();
     },
   };
+}
+
+/**
+ * One API for a describe block: registers the before/after hooks (and, unless
+ * turned off, empties the queue before each test) and returns the API, filled
+ * in once `before` has run.
+ */
+export function useTestApi(
+  options: { env?: Record<string, string> } = {},
+  hooks: { emptyQueueBeforeEach?: boolean } = {},
+): TestApi {
+  const api = {} as TestApi;
+  before(async () => {
+    Object.assign(api, await startTestApi(options));
+  });
+  after(async () => {
+    await api.close?.();
+  });
+  if (hooks.emptyQueueBeforeEach ?? true) {
+    beforeEach(async () => {
+      await emptyQueue(api.databaseUrl);
+    });
+  }
+  return api;
 }
