@@ -45,7 +45,7 @@ const ConfigSchema = z.object({
   // Maintenance (api/maintenance/): graphile-worker tasks run by the API process.
   MIA_WORKER: bool.default('on').describe('run the maintenance worker in this process; default on, set off on extra replicas'),
   MIA_WORKER_POOL_SIZE: int(2, 20).default(2).describe('database connections of the maintenance worker (one is its LISTEN); default 2'),
-  MIA_WORKER_CONCURRENCY: int(1, 100).default(8).describe('maintenance tasks and webhook deliveries run at once (slow webhook receivers share these slots with the reaper); default 8'),
+  MIA_WORKER_CONCURRENCY: int(5, 100).default(8).describe('maintenance tasks and webhook deliveries run at once; webhooks take at most 4 (migration 0006), so at least 5; default 8'),
   MIA_REAP_INTERVAL_MS: int(50, 3_600_000).default(5000).describe('how often expired leases are taken back, ms; default 5000'),
   MIA_MINER_OFFLINE_AFTER_SECONDS: int(1, 86_400).default(120).describe('silence after which a miner is marked offline and its jobs requeued, s; default 120 (keep above the 60 s long-poll)'),
   MIA_MINER_CHECK_INTERVAL_MS: int(50, 3_600_000).default(10_000).describe('how often silent miners are looked for, ms; default 10000'),
