@@ -204,9 +204,11 @@ export class BackendClient {
     minerId: string,
     status: MinerStatus,
     signal?: AbortSignal,
+    reason?: string,
   ): Promise<{ status: string; leases_extended?: number }> {
     const { body } = await this.request('POST', `/miner/${encodeURIComponent(minerId)}/status`, {
-      body: { status },
+      // The backend keeps at most 1000 characters of a reason.
+      body: reason ? { status, reason: reason.slice(0, 1000) } : { status },
       signal,
     });
     return StatusReplySchema.parse(body);

@@ -85,7 +85,8 @@ export class StatusReporter {
     while (!signal.aborted) {
       const status = this.status;
       try {
-        const reply = await this.options.backend.reportStatus(this.options.minerId, status, signal);
+        const reason = status === 'offline' ? this.offlineReason : undefined;
+        const reply = await this.options.backend.reportStatus(this.options.minerId, status, signal, reason);
         if (status !== this.lastSent) {
           this.options.logger.info(`status ${status}`, {
             reason: status === 'offline' ? this.offlineReason : undefined,

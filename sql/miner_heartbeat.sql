@@ -2,7 +2,8 @@
 -- the lease of each job it runs to now + that job's lease length, never shortening one.
 WITH miner AS (
   UPDATE mia.miners
-  SET status = :status, last_active = now()
+  -- A reason is kept only while the status it explains lasts.
+  SET status = :status, status_reason = :reason, last_active = now()
   WHERE id = :miner_id
   RETURNING id, status
 ), leases AS (

@@ -70,10 +70,10 @@ export function minerRoutes(ctx: AppContext): Router {
 
   router.post('/miner/:miner_id/status', async (req, res) => {
     const minerId = await requireMinerSelf(ctx, req, req.params.miner_id!);
-    const status = (req.body as { status: MinerRow['status'] }).status;
+    const { status, reason } = req.body as { status: MinerRow['status']; reason?: string };
     let released = 0;
     if (status === 'offline') released = (await miners.releaseJobs(ctx.db, minerId)).length;
-    const row = await miners.heartbeat(ctx.db, minerId, status, leaseSettings(ctx.config));
+    const row = await miners.heartbeat(ctx.db, minerId, status, reason ?? null, leaseSettings(ctx.config));
     if (!row) throw new NotFoundError('no such miner');
     res.json({
       status: row.status as MinerRow['status'],

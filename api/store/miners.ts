@@ -21,7 +21,7 @@ const updateSpecs = defineQuery<MinerSpecs & { id: string }, typeof IdRow>('mine
 const findByKeyHash = defineQuery<{ auth_key_hash: string }, typeof IdRow>('miner_find_by_key_hash', IdRow);
 const list = defineQuery<Record<string, never>, typeof MinerRow>('miner_list', MinerRow);
 const HeartbeatRow = z.object({ status: z.string(), leases_extended: z.number() });
-const heartbeat = defineQuery<{ miner_id: string; status: string } & Lease, typeof HeartbeatRow>(
+const heartbeat = defineQuery<{ miner_id: string; status: string; reason: string | null } & Lease, typeof HeartbeatRow>(
   'miner_heartbeat',
   HeartbeatRow,
 );
@@ -34,8 +34,8 @@ export const miners = {
   findByKeyHash: (db: DatabasePool, authKeyHash: string) =>
     db.maybeOne(findByKeyHash({ auth_key_hash: authKeyHash })),
   list: (db: DatabasePool) => db.any(list({})),
-  heartbeat: (db: DatabasePool, minerId: string, status: string, lease: Lease) =>
-    db.maybeOne(heartbeat({ miner_id: minerId, status, ...lease })),
+  heartbeat: (db: DatabasePool, minerId: string, status: string, reason: string | null, lease: Lease) =>
+    db.maybeOne(heartbeat({ miner_id: minerId, status, reason, ...lease })),
   touch: async (db: DatabasePool, minerId: string) => {
     await db.query(touch({ miner_id: minerId }));
   },

@@ -28,6 +28,7 @@ export const MinerRow = z.object({
   context_length: z.number().int().nullable(),
   slots: z.number().int(),
   status: z.enum(['idle', 'busy', 'offline', 'draining']),
+  status_reason: z.string().nullable(),
   job_count: z.number(),
   total_tokens_generated: z.number(),
   tokens_per_second: z.number(),

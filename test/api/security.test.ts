@@ -117,6 +117,20 @@ describe('authentication and authorisation', () => {
     assert.equal(foreign.status, 403);
   });
 
+  it('keeps the reason a miner gives for going offline, shows it in GET /miners, and clears it on the next report', async () => {
+    const miner = await registerMiner(api);
+    const offline = await api.request('POST', `/miner/${miner.miner_id}/status`, {
+      token: miner.auth_key,
+      body: { status: 'offline', reason: 'llama-server crash loop: exited with code 1' },
+    });
+    assert.equal(offline.status, 200);
+    const find = async () =>
+      (await api.request('GET', '/miners', { token: miner.auth_key })).body.miners.find((m: { miner_id: string }) => m.miner_id === miner.miner_id);
+    assert.equal((await find()).status_reason, 'llama-server crash loop: exited with code 1');
+    await api.request('POST', `/miner/${miner.miner_id}/status`, { token: miner.auth_key, body: { status: 'idle' } });
+    assert.equal((await find()).status_reason, null);
+  });
+
   it('refuses to re-register a taken miner name without its key (409), and accepts it with the key', async () => {
     const miner = await registerMiner(api, { name: 'rig-7' });
     const hijack = await api.request('POST', '/register_miner', { body: { name: 'rig-7' } });

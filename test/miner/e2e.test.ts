@@ -287,6 +287,11 @@ function defineMinerSuite(label: string, binary: string, model: string, realServ
         }
         await miner.waitFor(/crash loop: reporting the miner offline[^\n]*reason=/);
         await miner.waitFor(/status offline reason=/);
+        // The backend keeps the reason where an operator looks (GET /miners, mia.miner_summary).
+        const listed = await api.request('GET', '/miners', { token: api.adminToken });
+        const row = listed.body.miners.find((m: { name: string }) => m.name === 'fake-loop');
+        assert.equal(row.status, 'offline');
+        assert.match(row.status_reason, /llama-server failed 2 times/);
       });
     }
   });
