@@ -47,7 +47,9 @@ export function jobRoutes(ctx: AppContext): Router {
     const job = await jobs.get(ctx.db, jobId);
     if (!job) throw new NotFoundError('no such job');
     if (!requeued) throw new ConflictError('job_finished', `a ${job.status} job cannot be requeued`);
-    res.json(jobAccepted(job));
+    // Report what this call did: by the time of the read another request (a
+    // claim, a cancel) may already have moved the job on.
+    res.json(jobAccepted({ ...job, status: 'queued' }));
   });
 
   return router;
