@@ -189,15 +189,6 @@ export class LlamaProcess extends EventEmitter<LlamaProcessEvents> {
       );
     }
     this.child = child;
-    const pidFile = this.options.pidFile;
-    if (pidFile && child.pid !== undefined) {
-      await writePidFile(pidFile, child.pid).catch((error: unknown) =>
-        this.logger.warn('cannot write the llama-server pid file', {
-          file: pidFile,
-          error: String(error),
-        }),
-      );
-    }
     child.stdout?.on('data', (c: Buffer) => this.collect(c));
     child.stderr?.on('data', (c: Buffer) => this.collect(c));
     this.exited = new Promise<ExitInfo>((resolve) => {
@@ -217,6 +208,18 @@ export class LlamaProcess extends EventEmitter<LlamaProcessEvents> {
 
     const abort = new AbortController();
     this.startAbort = abort;
+    // Only now await anything: until `exited` and `startAbort` exist, a stop()
+    // arriving in between would find nothing to kill or cancel and leave the
+    // server starting behind it.
+    const pidFile = this.options.pidFile;
+    if (pidFile && child.pid !== undefined) {
+      await writePidFile(pidFile, child.pid).catch((error: unknown) =>
+        this.logger.warn('cannot write the llama-server pid file', {
+          file: pidFile,
+          error: String(error),
+        }),
+      );
+    }
     const deadline = Date.now() + this.options.startupTimeoutMs;
     let exitedEarly: ExitInfo | undefined;
     void this.exited.then((exit) => {

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../api/config.ts';
+import { findFreePort } from '../../miner/freePort.ts';
 import { startServer } from '../../api/server.ts';
 import { startTestApi, testAdminToken, testEnv } from '../support/apiServer.ts';
 
@@ -13,7 +14,7 @@ describe('starting the API with no database configured', function () {
 
   it('starts embedded Postgres, migrates, serves /health 200, prints the operator token once and stops cleanly', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'mia-start-'));
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', MIA_DATA_DIR: dataDir, MIA_EMBEDDED_PG_PORT: String(55000 + (process.pid % 1000)) };
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', MIA_DATA_DIR: dataDir, MIA_EMBEDDED_PG_PORT: String(await findFreePort('127.0.0.1')) };
     delete env.DATABASE_URL;
     delete env.MIA_ADMIN_TOKEN;
     delete env.NODE_ENV;
