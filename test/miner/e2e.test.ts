@@ -134,7 +134,7 @@ function defineMinerSuite(label: string, binary: string, model: string, realServ
       assert.ok(isAlive(llamaPid));
 
       miner.child.kill('SIGTERM');
-      const exit = await miner.exited;
+      const exit = await miner.waitExit();
       assert.equal(exit.code, 0, miner.output.slice(-2000));
       assert.match(miner.output, /status offline/);
       assert.equal(isAlive(llamaPid), false, 'llama-server stopped with the miner');
@@ -159,7 +159,7 @@ function defineMinerSuite(label: string, binary: string, model: string, realServ
         'only the owner reads the key',
       );
       first.child.kill('SIGTERM');
-      assert.equal((await first.exited).code, 0);
+      assert.equal((await first.waitExit()).code, 0);
       const second = startMiner({ name: `${label.slice(0, 4)}-ident`, args });
       const id2 = (
         await second.waitFor(/registered again with the stored identity miner_id=([0-9a-f-]{36})/)
@@ -171,7 +171,7 @@ function defineMinerSuite(label: string, binary: string, model: string, realServ
         'the key is never logged',
       );
       second.child.kill('SIGTERM');
-      assert.equal((await second.exited).code, 0);
+      assert.equal((await second.waitExit()).code, 0);
     });
 
     it('finishes the job in flight before exiting on SIGTERM', async () => {
@@ -186,7 +186,7 @@ function defineMinerSuite(label: string, binary: string, model: string, realServ
       });
       await miner.waitFor(/job claimed/);
       miner.child.kill('SIGTERM');
-      const exit = await miner.exited;
+      const exit = await miner.waitExit();
       assert.equal(exit.code, 0, miner.output.slice(-2000));
       const result = await jobResult(api, business, res.body.job_id);
       assert.equal(result.status, 'completed');
@@ -265,7 +265,7 @@ function defineMinerSuite(label: string, binary: string, model: string, realServ
         await miner.waitFor(/status idle/);
         const llamaPid = miner.llamaPid()!;
         miner.child.kill('SIGTERM');
-        const exit = await miner.exited;
+        const exit = await miner.waitExit();
         assert.equal(exit.code, 0, miner.output.slice(-2000));
         assert.match(miner.output, /did not exit after SIGTERM; sending SIGKILL/);
         assert.equal(isAlive(llamaPid), false);

@@ -72,6 +72,22 @@ export class MinerProcess {
     );
   }
 
+  /** The exit, or a failure carrying the miner's output if it does not come within `timeoutMs`. */
+  async waitExit(timeoutMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`miner did not exit within ${timeoutMs} ms\n--- output ---\n${this.output.slice(-3000)}`)),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** The llama-server (or double) pid the miner last reported as ready. */
   llamaPid(): number | undefined {
     const all = [...this.output.matchAll(/llama-server ready .*pid=(\d+)/g)];
