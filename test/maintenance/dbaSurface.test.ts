@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { startTestApi, type TestApi } from '../support/apiServer.ts';
-import { emptyQueue } from '../support/database.ts';
+import { useTestApi } from '../support/apiServer.ts';
 import {
   claimJob,
   createBusiness,
@@ -14,17 +13,8 @@ import { sql } from './support.ts';
 // What docs/dba.md promises a DBA with psql: the views show queue state, the
 // functions repair it, and the API (miners, waiting clients) follows.
 describe('DBA views and repair functions', () => {
-  let api: TestApi;
-  before(async () => {
-    // No worker: it would repair the stuck jobs these tests look at.
-    api = await startTestApi({ env: { MIA_WORKER: 'off' } });
-  });
-  after(async () => {
-    await api.close();
-  });
-  beforeEach(async () => {
-    await emptyQueue(api.databaseUrl);
-  });
+  // No worker: it would repair the stuck jobs these tests look at.
+  const api = useTestApi({ env: { MIA_WORKER: 'off' } });
 
   const one = async <T>(text: string, values: unknown[] = []) =>
     (await sql<T>(api.databaseUrl, text, values))[0]!;

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startTestApi, type TestApi } from '../support/apiServer.ts';
-import { emptyQueue } from '../support/database.ts';
+import { useTestApi } from '../support/apiServer.ts';
 import {
   claimJob,
   createBusiness,
@@ -13,17 +12,8 @@ import { reapExpiredLeases } from '../../api/maintenance/leaseReaper.ts';
 import { sql } from './support.ts';
 
 describe('lease reaper', () => {
-  let api: TestApi;
-  before(async () => {
-    // The reaper is called directly here; the worker would race the assertions.
-    api = await startTestApi({ env: { MIA_WORKER: 'off' } });
-  });
-  after(async () => {
-    await api.close();
-  });
-  beforeEach(async () => {
-    await emptyQueue(api.databaseUrl);
-  });
+  // The reaper is called directly here; the worker would race the assertions.
+  const api = useTestApi({ env: { MIA_WORKER: 'off' } });
 
   const expireLease = (jobId: string) =>
     sql(

@@ -26,22 +26,25 @@ function job(id: string): ClaimedJob {
   };
 }
 
+/** A fake llama-server with `slots` slots for the describe block, started before its tests. */
+function useFakeLlama(slots: number): LlamaProcess {
+  const llama = new LlamaProcess({
+    binary: fakeLlamaServer,
+    model: tinyModel,
+    gpuLayers: 0,
+    slots,
+    ctxPerSlot: 512,
+    startupTimeoutMs: 15_000,
+    stopGraceMs: 500,
+  });
+  before(() => llama.start());
+  after(() => llama.stop());
+  return llama;
+}
+
 describe('job loop', function () {
   this.timeout(20_000);
-  let llama: LlamaProcess;
-  before(async () => {
-    llama = new LlamaProcess({
-      binary: fakeLlamaServer,
-      model: tinyModel,
-      gpuLayers: 0,
-      slots: 1,
-      ctxPerSlot: 512,
-      startupTimeoutMs: 15_000,
-      stopGraceMs: 500,
-    });
-    await llama.start();
-  });
-  after(() => llama.stop());
+  const llama = useFakeLlama(1);
 
   function loopWith(
     submit: (result: JobResult) => Promise<{ job_id: string; outcome: string }>,
@@ -118,20 +121,7 @@ describe('job loop', function () {
 
 describe('job loop slot refills', function () {
   this.timeout(20_000);
-  let llama: LlamaProcess;
-  before(async () => {
-    llama = new LlamaProcess({
-      binary: fakeLlamaServer,
-      model: tinyModel,
-      gpuLayers: 0,
-      slots: 2,
-      ctxPerSlot: 512,
-      startupTimeoutMs: 15_000,
-      stopGraceMs: 500,
-    });
-    await llama.start();
-  });
-  after(() => llama.stop());
+  const llama = useFakeLlama(2);
 
   function options(overrides: Partial<JobLoopOptions>): JobLoopOptions {
     return {
