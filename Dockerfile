@@ -3,12 +3,12 @@
 # build step: one stage installs production dependencies, the other runs them
 # as the unprivileged `node` user. Point DATABASE_URL at a real server and set
 # MIA_ADMIN_TOKEN (NODE_ENV=production refuses to start without it).
-FROM node:20.20-bookworm-slim AS deps
+FROM node:24.22-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
-FROM node:20.20-bookworm-slim AS api
+FROM node:24.22-bookworm-slim AS api
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8000

@@ -43,7 +43,7 @@ const ConfigSchema = z.object({
   MIA_RATE_LIMIT_MINER_BURST: int(1, 10_000_000).default(40_000).describe('miner-protocol requests a miner key may send at once (bucket size); default 40000'),
   MIA_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000).describe('how long SIGTERM waits for in-flight requests, ms'),
   // Maintenance (api/maintenance/): graphile-worker tasks run by the API process.
-  MIA_WORKER: bool.default('on').describe('run the maintenance worker in this process; default on, set off on extra replicas'),
+  MIA_WORKER: bool.prefault('on').describe('run the maintenance worker in this process; default on, set off on extra replicas'),
   MIA_WORKER_POOL_SIZE: int(2, 20).default(2).describe('database connections of the maintenance worker (one is its LISTEN); default 2'),
   MIA_WORKER_CONCURRENCY: int(5, 100).default(8).describe('maintenance tasks and webhook deliveries run at once; webhooks take at most 4 (migration 0006), so at least 5; default 8'),
   MIA_REAP_INTERVAL_MS: int(50, 3_600_000).default(5000).describe('how often expired leases are taken back, ms; default 5000'),
@@ -55,8 +55,8 @@ const ConfigSchema = z.object({
   MIA_PURGE_BATCH_SIZE: int(1, 100_000).default(1000).describe('jobs deleted per purge statement, rows; default 1000'),
   MIA_WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000).describe('time a webhook receiver has to answer, ms; default 10000'),
   MIA_WEBHOOK_MAX_ATTEMPTS: int(1, 25).default(10).describe('deliveries tried per webhook, exponential backoff (e^n s) between; default 10 (about 3 h)'),
-  MIA_WEBHOOK_ALLOW_PRIVATE: bool.default('false').describe('allow webhooks to loopback/private/link-local addresses; default false (tests and closed networks only)'),
-  MIA_VALIDATE_RESPONSES: bool.default('false').describe('check every response against openapi.yaml'),
+  MIA_WEBHOOK_ALLOW_PRIVATE: bool.prefault('false').describe('allow webhooks to loopback/private/link-local addresses; default false (tests and closed networks only)'),
+  MIA_VALIDATE_RESPONSES: bool.prefault('false').describe('check every response against openapi.yaml'),
   MIA_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 

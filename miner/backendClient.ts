@@ -2,25 +2,24 @@
 // miner-jobs). Every call has a deadline; failures become BackendError, which says
 // whether trying again can help, so callers decide retry policy in one place each.
 import { z } from 'zod';
+import { deadline } from './deadline.ts';
 import type { GpuInfo } from './gpu.ts';
 
-export const ClaimedJobSchema = z
-  .object({
-    job_id: z.string(),
-    session_id: z.string(),
-    business_id: z.string().optional(),
-    prompt: z.string().optional(),
-    context: z.string().nullable().optional(),
-    max_tokens: z.number().int(),
-    temperature: z.number(),
-    messages: z.array(z.object({ role: z.string(), content: z.string() }).passthrough()),
-    tools: z.array(z.record(z.unknown())).nullable().optional(),
-    tool_choice: z.unknown().optional(),
-    lease_token: z.string(),
-    lease_expires_at: z.string(),
-    attempt: z.number().int().optional(),
-  })
-  .passthrough();
+export const ClaimedJobSchema = z.looseObject({
+  job_id: z.string(),
+  session_id: z.string(),
+  business_id: z.string().optional(),
+  prompt: z.string().optional(),
+  context: z.string().nullable().optional(),
+  max_tokens: z.number().int(),
+  temperature: z.number(),
+  messages: z.array(z.looseObject({ role: z.string(), content: z.string() })),
+  tools: z.array(z.record(z.string(), z.unknown())).nullable().optional(),
+  tool_choice: z.unknown().optional(),
+  lease_token: z.string(),
+  lease_expires_at: z.string(),
+  attempt: z.number().int().optional(),
+});
 export type ClaimedJob = z.infer<typeof ClaimedJobSchema>;
 
 const RegisteredSchema = z.object({
@@ -35,9 +34,10 @@ const OutcomeSchema = z.object({
   message: z.string().optional(),
 });
 export type ResultOutcome = z.infer<typeof OutcomeSchema>;
-const StatusReplySchema = z
-  .object({ status: z.string(), leases_extended: z.number().int().optional() })
-  .passthrough();
+const StatusReplySchema = z.looseObject({
+  status: z.string(),
+  leases_extended: z.number().int().optional(),
+});
 
 export type MinerStatus = 'idle' | 'busy' | 'offline' | 'draining';
 
@@ -110,25 +110,27 @@ export class BackendClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     if (options.auth !== false && this.authKey) headers.authorization = `Bearer ${this.authKey}`;
-    const timeout = AbortSignal.timeout(options.timeoutMs ?? this.timeoutMs);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    const limit = deadline(options.timeoutMs ?? this.timeoutMs, options.signal);
     let response: Response;
+    let text: string;
     try {
       response = await fetch(this.baseUrl + path, {
         method,
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal,
+        signal: limit.signal,
       });
+      text = await response.text().catch(() => '');
     } catch (error) {
       if (options.signal?.aborted) throw error;
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      const why = timeout.aborted
+      const why = limit.timedOut
         ? 'timed out'
         : (cause?.code ?? cause?.message ?? (error as Error).message);
       throw new BackendError(`${method} ${path}: ${why}`, 0);
+    } finally {
+      limit.dispose();
     }
-    const text = await response.text().catch(() => '');
     let body: unknown = undefined;
     if (text) {
       try {

@@ -23,7 +23,7 @@ function defaultStateDir(): string {
 interface Setting {
   flag: string;
   env: string;
-  schema: z.ZodTypeAny;
+  schema: z.ZodType;
   help: string;
 }
 
@@ -32,7 +32,7 @@ const settings = {
   backendUrl: {
     flag: 'backend-url',
     env: 'MIA_BACKEND_URL',
-    schema: z.string().url().default('http://127.0.0.1:8000'),
+    schema: z.url().default('http://127.0.0.1:8000'),
     help: 'MIA backend base URL (default http://127.0.0.1:8000)',
   },
   name: {
@@ -83,7 +83,7 @@ const settings = {
   llamaUrl: {
     flag: 'llama-url',
     env: 'MIA_LLAMA_URL',
-    schema: z.string().url().optional(),
+    schema: z.url().optional(),
     help: 'attach to a llama-server someone else runs instead of spawning one',
   },
   llamaArgs: {
@@ -198,7 +198,7 @@ export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): MinerConfig {
   const raw: Record<string, unknown> = {};
-  const shape: Record<string, z.ZodTypeAny> = {};
+  const shape: Record<string, z.ZodType> = {};
   const sourceOf: Record<string, string> = {};
   for (const [key, s] of Object.entries(settings) as [string, Setting][]) {
     shape[key] = s.schema;

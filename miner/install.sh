@@ -104,9 +104,9 @@ if command -v node >/dev/null 2>&1; then
   NODE_VERSION="$(node --version)"
   echo "  Node: $NODE_VERSION"
   NODE_MAJOR="${NODE_VERSION#v}"; NODE_MAJOR="${NODE_MAJOR%%.*}"
-  [ "$NODE_MAJOR" -ge 20 ] || fail "Node $NODE_VERSION is too old; install Node 20 or newer (https://nodejs.org, or: curl -fsSL https://deb.nodesource.com/setup_20.x | sudo -E bash - && sudo apt-get install -y nodejs)"
+  [ "$NODE_MAJOR" -ge 24 ] || fail "Node $NODE_VERSION is too old; install Node 24 LTS or newer (https://nodejs.org, or: curl -fsSL https://deb.nodesource.com/setup_24.x | sudo -E bash - && sudo apt-get install -y nodejs)"
 else
-  fail "Node is not installed; install Node 20 or newer (curl -fsSL https://deb.nodesource.com/setup_20.x | sudo -E bash - && sudo apt-get install -y nodejs)"
+  fail "Node is not installed; install Node 24 LTS or newer (curl -fsSL https://deb.nodesource.com/setup_24.x | sudo -E bash - && sudo apt-get install -y nodejs)"
 fi
 if [ "$CPU_ONLY" -eq 0 ]; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=index,name,memory.total,driver_version,compute_cap --format=csv,noheader >/dev/null 2>&1; then

@@ -3,6 +3,7 @@
 // carry many more). Errors say whether the server itself is in trouble (connection
 // refused/reset, 503) — worth a retry after a restart — or the request is bad (4xx).
 import { z } from 'zod';
+import { deadline } from './deadline.ts';
 
 const ChatCompletionSchema = z.object({
   choices: z
@@ -12,13 +13,13 @@ const ChatCompletionSchema = z.object({
         message: z.object({
           role: z.string().optional(),
           content: z.string().nullable().optional(),
-          tool_calls: z.array(z.record(z.unknown())).optional(),
+          tool_calls: z.array(z.record(z.string(), z.unknown())).optional(),
         }),
       }),
     )
     .min(1),
   usage: z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int() }),
-  timings: z.object({ predicted_per_second: z.number().optional() }).passthrough().optional(),
+  timings: z.looseObject({ predicted_per_second: z.number().optional() }).optional(),
 });
 
 export interface ChatRequest {
@@ -58,15 +59,15 @@ export class LlamaError extends Error {
 
 /** Status of `GET /health`: 200 ready, 503 loading, 0 nothing listening. */
 export async function llamaHealth(baseUrl: string, signal?: AbortSignal): Promise<number> {
+  const limit = deadline(2000, signal);
   try {
-    const timeout = AbortSignal.timeout(2000);
-    const res = await fetch(`${baseUrl}/health`, {
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-    });
+    const res = await fetch(`${baseUrl}/health`, { signal: limit.signal });
     await res.arrayBuffer();
     return res.status;
   } catch {
     return 0;
+  } finally {
+    limit.dispose();
   }
 }
 
@@ -91,8 +92,7 @@ export async function chatCompletion(
     if (request.tool_choice !== undefined && request.tool_choice !== null)
       body.tool_choice = request.tool_choice;
   }
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  const limit = deadline(options.timeoutMs, options.signal);
   let response: Response;
   let text: string;
   try {
@@ -100,11 +100,11 @@ export async function chatCompletion(
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
-      signal,
+      signal: limit.signal,
     });
     text = await response.text();
   } catch (error) {
-    if (timeout.aborted)
+    if (limit.timedOut)
       throw new LlamaError(`completion timed out after ${options.timeoutMs} ms`, 0, 'timeout');
     if (options.signal?.aborted) throw error;
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
@@ -112,6 +112,8 @@ export async function chatCompletion(
       `llama-server connection failed: ${cause?.code ?? cause?.message ?? String(error)}`,
       0,
     );
+  } finally {
+    limit.dispose();
   }
   if (response.status !== 200) {
     let message = text.slice(0, 500);

@@ -24,7 +24,7 @@ export function compileNamedParameters(text: string): { sql: string; names: stri
   return { sql: sql.trim(), names };
 }
 
-export function defineQuery<P extends Record<string, Param | undefined>, Row extends z.ZodTypeAny>(
+export function defineQuery<P extends Record<string, Param | undefined>, Row extends z.ZodType>(
   name: string,
   row: Row,
 ): (params: P) => QuerySqlToken<Row> {

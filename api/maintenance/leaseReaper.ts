@@ -19,7 +19,7 @@ export type LeaseReaperConfig = {
 
 export const leaseReaperDefaults = { batchSize: 1000, maxBatches: 20 } as const;
 
-const ReapedRow = z.object({ job_id: z.string().uuid(), status: JobStatus });
+const ReapedRow = z.object({ job_id: z.uuid(), status: JobStatus });
 const reapExpired = defineQuery<{ batch_size: number }, typeof ReapedRow>(
   'job_reap_expired',
   ReapedRow,

@@ -10,8 +10,6 @@
 // timeout) throws, and graphile-worker retries after e^attempt seconds (2.7 s,
 // 7.4 s, 20 s, ...). After maxAttempts the delivery is given up and logged.
 // A target that resolves to a non-public address is refused, not retried.
-import http from 'node:http';
-import https from 'node:https';
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { DatabasePool } from 'slonik';
@@ -19,12 +17,8 @@ import type { Task } from 'graphile-worker';
 import { defineQuery } from '../db/defineQuery.ts';
 import { JobStatus, finalStatuses, timestamp } from '../store/rows.ts';
 import { errorFields, log } from '../log.ts';
-import {
-  pinnedLookup,
-  resolveWebhookTarget,
-  WebhookRefusedError,
-  type WebhookTarget,
-} from './webhookTarget.ts';
+import { resolveWebhookTarget, WebhookRefusedError } from './webhookTarget.ts';
+import { postWebhook } from './webhookPost.ts';
 
 export const webhookTaskName = 'mia.webhook_send';
 
@@ -39,8 +33,8 @@ export type WebhookSenderConfig = {
 };
 
 const WebhookJobRow = z.object({
-  job_id: z.string().uuid(),
-  business_id: z.string().uuid(),
+  job_id: z.uuid(),
+  business_id: z.uuid(),
   session_id: z.string(),
   status: JobStatus,
   callback_url: z.string().nullable(),
@@ -60,7 +54,7 @@ const getWebhookJob = defineQuery<{ job_id: string }, typeof WebhookJobRow>(
   WebhookJobRow,
 );
 
-const Payload = z.object({ job_id: z.string().uuid() });
+const Payload = z.object({ job_id: z.uuid() });
 
 /** The X-MIA-Signature value for a raw body. */
 export function signWebhook(rawBody: string, secret: string): string {
@@ -90,42 +84,6 @@ export function webhookBody(
   });
 }
 
-/** POST once; resolves with the status code as soon as the receiver answers (the body is not read). */
-function post(
-  target: WebhookTarget,
-  body: string,
-  headers: Record<string, string>,
-  timeoutMs: number,
-  shutdown: AbortSignal,
-): Promise<number> {
-  const client = target.url.protocol === 'https:' ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = client.request(
-      target.url,
-      {
-        method: 'POST',
-        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
-        lookup: pinnedLookup(target),
-        // A shutdown aborts the delivery too; graphile-worker retries it later.
-        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), shutdown]),
-        agent: false,
-      },
-      (res) => {
-        resolve(res.statusCode ?? 0);
-        res.destroy();
-      },
-    );
-    req.on('error', (error) => {
-      reject(
-        error.name === 'AbortError' || error.name === 'TimeoutError'
-          ? new Error(`no answer within ${timeoutMs} ms`)
-          : error,
-      );
-    });
-    req.end(body);
-  });
-}
-
 export function webhookSender(db: DatabasePool, config: WebhookSenderConfig): Task {
   return async (payload, helpers) => {
     const { job_id: jobId } = Payload.parse(payload);
@@ -144,7 +102,7 @@ export function webhookSender(db: DatabasePool, config: WebhookSenderConfig): Ta
     try {
       const target = await resolveWebhookTarget(job.callback_url, config.allowPrivate);
       const body = webhookBody(job, { attempt, sentAt: new Date().toISOString() });
-      const status = await post(
+      const status = await postWebhook(
         target,
         body,
         {

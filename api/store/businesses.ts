@@ -29,7 +29,7 @@ const rotateWebhookSecret = defineQuery<{ id: string; webhook_secret: string }, 
   'business_rotate_webhook_secret',
   IdRow,
 );
-const BusinessAuthRow = z.object({ id: z.string().uuid(), system_prompt: z.string(), priority: z.number() });
+const BusinessAuthRow = z.object({ id: z.uuid(), system_prompt: z.string(), priority: z.number() });
 const findByKeyHash = defineQuery<{ api_key_hash: string }, typeof BusinessAuthRow>(
   'business_find_by_key_hash',
   BusinessAuthRow,

@@ -45,14 +45,14 @@ const claim = defineQuery<{ miner_ids: readonly string[] } & Lease, typeof Claim
 );
 const release = defineQuery<{ lease_tokens: readonly string[] }, typeof IdRow>('job_release', IdRow);
 const complete = defineQuery<{ miner_id: string; results: string }, typeof JobIdRow>('job_complete', JobIdRow);
-const FailRow = z.object({ job_id: z.string().uuid(), status: JobStatus });
+const FailRow = z.object({ job_id: z.uuid(), status: JobStatus });
 const failAttempt = defineQuery<{ miner_id: string; results: string }, typeof FailRow>('job_fail_attempt', FailRow);
 const ResultCheckRow = z.object({
-  job_id: z.string().uuid(),
+  job_id: z.uuid(),
   status: JobStatus,
-  miner_id: z.string().uuid().nullable(),
+  miner_id: z.uuid().nullable(),
   attempted_by_caller: z.boolean(),
-  lease_token: z.string().uuid().nullable(),
+  lease_token: z.uuid().nullable(),
   output: z.string().nullable(),
   tokens_generated: z.number().int().nullable(),
 });

@@ -3,10 +3,10 @@ import type { DatabasePool } from 'slonik';
 import { defineQuery } from '../db/defineQuery.ts';
 
 const Snapshot = z.object({
-  jobs_by_status: z.record(z.number()),
+  jobs_by_status: z.record(z.string(), z.number()),
   queue_depth: z.number(),
   oldest_queued_age_seconds: z.number(),
-  miners_by_status: z.record(z.number()),
+  miners_by_status: z.record(z.string(), z.number()),
   total_tokens_generated: z.number(),
   total_jobs_completed: z.number(),
 });

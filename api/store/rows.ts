@@ -6,7 +6,7 @@ export const timestamp = z.string();
 const json = z.unknown();
 
 export const BusinessRow = z.object({
-  id: z.string().uuid(),
+  id: z.uuid(),
   name: z.string(),
   contact_email: z.string().nullable(),
   contact_phone: z.string().nullable(),
@@ -18,12 +18,12 @@ export const BusinessRow = z.object({
 export type BusinessRow = z.infer<typeof BusinessRow>;
 
 export const MinerRow = z.object({
-  id: z.string().uuid(),
+  id: z.uuid(),
   name: z.string(),
   ip_address: z.string().nullable(),
   gpu_name: z.string().nullable(),
   gpu_memory_mb: z.number().int().nullable(),
-  gpus: z.array(z.record(z.unknown())),
+  gpus: z.array(z.record(z.string(), z.unknown())),
   model: z.string().nullable(),
   context_length: z.number().int().nullable(),
   slots: z.number().int(),
@@ -42,8 +42,8 @@ export type JobStatus = z.infer<typeof JobStatus>;
 export const finalStatuses: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 
 export const JobRow = z.object({
-  id: z.string().uuid(),
-  business_id: z.string().uuid(),
+  id: z.uuid(),
+  business_id: z.uuid(),
   session_id: z.string(),
   status: JobStatus,
   output: z.string().nullable(),
@@ -53,7 +53,7 @@ export const JobRow = z.object({
   error: z.string().nullable(),
   attempts: z.number().int(),
   max_attempts: z.number().int(),
-  miner_id: z.string().uuid().nullable(),
+  miner_id: z.uuid().nullable(),
   created_at: timestamp,
   claimed_at: timestamp.nullable(),
   completed_at: timestamp.nullable(),
@@ -61,18 +61,18 @@ export const JobRow = z.object({
 export type JobRow = z.infer<typeof JobRow>;
 
 export const ClaimedJobRow = z.object({
-  job_id: z.string().uuid(),
-  miner_id: z.string().uuid(),
+  job_id: z.uuid(),
+  miner_id: z.uuid(),
   prompt: z.string(),
   context: z.string().nullable(),
   session_id: z.string(),
-  business_id: z.string().uuid(),
+  business_id: z.uuid(),
   max_tokens: z.number().int(),
   temperature: z.number(),
-  messages: z.array(z.object({ role: z.string(), content: z.string() }).passthrough()),
+  messages: z.array(z.looseObject({ role: z.string(), content: z.string() })),
   tools: json,
   tool_choice: json,
-  lease_token: z.string().uuid(),
+  lease_token: z.uuid(),
   lease_expires_at: timestamp,
   attempts: z.number().int(),
   priority: z.number().int(),
@@ -80,5 +80,5 @@ export const ClaimedJobRow = z.object({
 });
 export type ClaimedJobRow = z.infer<typeof ClaimedJobRow>;
 
-export const IdRow = z.object({ id: z.string().uuid() });
-export const JobIdRow = z.object({ job_id: z.string().uuid() });
+export const IdRow = z.object({ id: z.uuid() });
+export const JobIdRow = z.object({ job_id: z.uuid() });
