@@ -44,8 +44,9 @@ const ConfigSchema = z.object({
   MIA_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000).describe('how long SIGTERM waits for in-flight requests, ms'),
   // Maintenance (api/maintenance/): graphile-worker tasks run by the API process.
   MIA_WORKER: bool.prefault('on').describe('run the maintenance worker in this process; default on, set off on extra replicas'),
-  MIA_WORKER_POOL_SIZE: int(2, 20).default(2).describe('database connections of the maintenance worker (one is its LISTEN); default 2'),
-  MIA_WORKER_CONCURRENCY: int(5, 100).default(8).describe('maintenance tasks and webhook deliveries run at once; webhooks take at most 4 (migration 0006), so at least 5; default 8'),
+  MIA_WORKER_POOL_SIZE: int(2, 20).default(2).describe('database connections of each of the two workers, maintenance and webhooks (one is its LISTEN); default 2'),
+  MIA_WORKER_CONCURRENCY: int(1, 100).default(4).describe('maintenance tasks (lease reaper, offline miners, metrics, purge) run at once; default 4'),
+  MIA_WEBHOOK_CONCURRENCY: int(3, 1000).default(16).describe('webhook deliveries run at once by this process, in a worker of their own; each business takes at most 2 (migration 0008), so at least 3; default 16'),
   MIA_REAP_INTERVAL_MS: int(50, 3_600_000).default(5000).describe('how often expired leases are taken back, ms; default 5000'),
   MIA_MINER_OFFLINE_AFTER_SECONDS: int(1, 86_400).default(120).describe('silence after which a miner is marked offline and its jobs requeued, s; default 120 (keep above the 60 s long-poll)'),
   MIA_MINER_CHECK_INTERVAL_MS: int(50, 3_600_000).default(10_000).describe('how often silent miners are looked for, ms; default 10000'),

@@ -50,9 +50,25 @@ export class IdentityError extends Error {
   override name = 'IdentityError';
 }
 
+/** A backend URL in one spelling: no trailing slash, no default port, lower-case host (URL does that). */
+export function normalizeBackendUrl(backendUrl: string): string {
+  try {
+    const url = new URL(backendUrl);
+    return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return backendUrl;
+  }
+}
+
 /**
  * Registers (first run) or re-registers with the stored key (later runs; the backend
  * answers 200 with the same id and refreshes the specs). Sets the client's key.
+ *
+ * A --backend-url other than the stored one may still be the same backend (another
+ * spelling, a host alias, https instead of http, a new load balancer): the stored
+ * key is tried there first. Accepted for that name, it is the same backend, and the
+ * state file takes the new URL. Refused (401), it is another backend: the old file
+ * is moved aside (its key may be wanted back) and the miner registers anew.
  */
 export async function ensureIdentity(
   client: BackendClient,
@@ -60,8 +76,8 @@ export async function ensureIdentity(
 ): Promise<{ identity: MinerIdentity; created: boolean }> {
   const { stateDir, backendUrl, registration } = options;
   const stored = await readIdentity(stateDir);
-  const reusable = stored && stored.name === registration.name && stored.backend_url === backendUrl;
-  if (reusable) {
+  if (stored && stored.name === registration.name) {
+    const sameUrl = normalizeBackendUrl(stored.backend_url) === normalizeBackendUrl(backendUrl);
     client.setAuthKey(stored.auth_key);
     try {
       const reply = await client.register(registration);
@@ -70,15 +86,21 @@ export async function ensureIdentity(
           `backend answered miner id ${reply.miner_id}, state file has ${stored.miner_id}`,
         );
       }
+      if (stored.backend_url !== backendUrl) {
+        const moved = { ...stored, backend_url: backendUrl };
+        await writeIdentity(stateDir, moved);
+        return { identity: moved, created: false };
+      }
       return { identity: stored, created: false };
     } catch (error) {
-      if (error instanceof BackendError && error.status === 401) {
+      if (!(error instanceof BackendError && error.status === 401)) throw error;
+      if (sameUrl) {
         throw new IdentityError(
           `the backend no longer accepts the key in ${stateFilePath(stateDir)} (was the miner deleted?); ` +
             'move that file away to register as a new miner',
         );
       }
-      throw error;
+      // Another backend, which does not know this key: register there as new (below).
     }
   }
   client.setAuthKey(undefined);
@@ -93,7 +115,7 @@ export async function ensureIdentity(
   } catch (error) {
     if (error instanceof BackendError && error.status === 409) {
       throw new IdentityError(
-        `the name "${registration.name}" belongs to another miner; pick another with --name, ` +
+        `the name "${registration.name}" belongs to another miner at ${backendUrl}; pick another with --name, ` +
           `or restore that miner's ${STATE_FILE} into ${stateDir}`,
       );
     }

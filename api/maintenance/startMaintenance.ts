@@ -1,5 +1,5 @@
 // The maintenance worker: graphile-worker (its own schema, graphile_worker, in
-// the same database, and its own small pool) running the tasks of this folder.
+// the same database, and small pools of its own) running the tasks of this folder.
 // The API process runs it unless MIA_WORKER=off (extra replicas).
 //
 // Scheduling. graphile-worker's crontab has minute resolution; the lease reaper
@@ -14,9 +14,16 @@
 // clears the key of a locked job), so a reap is never missed for longer than
 // one interval. Periodic tasks never throw: a failure is logged and the next
 // tick retries, so graphile-worker keeps no failed jobs and backs nothing off.
-// Webhook jobs are added by a trigger (migrations/0003) and do use
-// graphile-worker's retries.
-import { run, type Runner, type TaskList } from 'graphile-worker';
+//
+// Two workers. Webhook jobs are added by a trigger (migrations/0003, 0008), use
+// graphile-worker's retries, and run in a worker of their own
+// (MIA_WEBHOOK_CONCURRENCY slots) beside the one for the periodic tasks
+// (MIA_WORKER_CONCURRENCY): a worker fetches only jobs of the tasks it knows,
+// so receivers that hang until MIA_WEBHOOK_TIMEOUT_MS, however many, can never
+// take the lease reaper's slot. Within the webhook worker each business has its
+// own two serial queues (migration 0008), so one business's dead receiver holds
+// at most two of its slots.
+import type { TaskList } from 'graphile-worker';
 import type { DatabasePool } from 'slonik';
 import type { Config } from '../config.ts';
 import { errorFields, log } from '../log.ts';
@@ -27,6 +34,7 @@ import { minerOfflineMarker } from './minerOfflineMarker.ts';
 import { metricsRollup, metricsRollupDefaults } from './metricsRollup.ts';
 import { jobCleaner, jobCleanerDefaults } from './jobCleaner.ts';
 import { webhookSender, webhookTaskName } from './webhookSender.ts';
+import { startSupervisedRunner } from './supervisedRunner.ts';
 
 export type Maintenance = {
   /** Stop scheduling, let running tasks finish, close the worker's pool. Call before the main pool closes. */
@@ -34,8 +42,6 @@ export type Maintenance = {
   /** False while the worker is down or its last scheduling attempt failed (database unreachable). */
   healthy: () => boolean;
 };
-
-const restartDelayMs = 5000;
 
 function periodicTasks(config: Config, db: DatabasePool): PeriodicTask[] {
   const tasks = [
@@ -80,7 +86,9 @@ export async function startMaintenance(
   options: { version?: string } = {},
 ): Promise<Maintenance> {
   const periodic = periodicTasks(config, db);
-  const taskList: TaskList = {
+  const periodicTaskList: TaskList = {};
+  for (const task of periodic) periodicTaskList[task.name] = asWorkerTask(task);
+  const webhookTaskList: TaskList = {
     [webhookTaskName]: webhookSender(db, {
       timeoutMs: config.MIA_WEBHOOK_TIMEOUT_MS,
       maxAttempts: config.MIA_WEBHOOK_MAX_ATTEMPTS,
@@ -88,66 +96,45 @@ export async function startMaintenance(
       userAgent: `mia-webhook/${options.version ?? 'dev'}`,
     }),
   };
-  for (const task of periodic) taskList[task.name] = asWorkerTask(task);
 
-  const withName = new URL(databaseUrl);
-  if (!withName.searchParams.has('application_name'))
-    withName.searchParams.set('application_name', 'mia-worker');
-  const launch = () =>
-    run({
-      connectionString: withName.toString(),
-      maxPoolSize: config.MIA_WORKER_POOL_SIZE,
-      concurrency: config.MIA_WORKER_CONCURRENCY,
-      taskList,
-      // No cron: an empty list also stops graphile-worker reading a ./crontab file.
-      parsedCronItems: [],
-      // SIGTERM belongs to api/main.ts, which stops us through stop().
-      noHandleSignals: true,
-      logger: workerLogger,
-    });
+  const withName = (applicationName: string) => {
+    const url = new URL(databaseUrl);
+    if (!url.searchParams.has('application_name'))
+      url.searchParams.set('application_name', applicationName);
+    return url.toString();
+  };
+  const common = {
+    maxPoolSize: config.MIA_WORKER_POOL_SIZE,
+    // No cron: an empty list also stops graphile-worker reading a ./crontab file.
+    parsedCronItems: [],
+    // SIGTERM belongs to api/main.ts, which stops us through stop().
+    noHandleSignals: true,
+    logger: workerLogger,
+  };
+  const maintenance = await startSupervisedRunner('maintenance', {
+    ...common,
+    connectionString: withName('mia-worker'),
+    concurrency: config.MIA_WORKER_CONCURRENCY,
+    taskList: periodicTaskList,
+  });
+  const webhooks = await startSupervisedRunner('webhook', {
+    ...common,
+    connectionString: withName('mia-webhooks'),
+    concurrency: config.MIA_WEBHOOK_CONCURRENCY,
+    taskList: webhookTaskList,
+  }).catch(async (error: unknown) => {
+    await maintenance.stop();
+    throw error;
+  });
 
-  let runner: Runner = await launch();
   let stopping = false;
-  let workerUp = true;
   let scheduled = true;
-  let restartTimer: NodeJS.Timeout | undefined;
-
-  // graphile-worker reconnects by itself after a database restart; this is the
-  // net under that: if the runner ever ends on its own, start a new one.
-  const supervise = (current: Runner) => {
-    current.promise.then(
-      () => !stopping && restart(new Error('worker stopped unexpectedly')),
-      (error: unknown) => !stopping && restart(error),
-    );
-  };
-  const restart = (error: unknown) => {
-    workerUp = false;
-    log.error('maintenance worker stopped; restarting', errorFields(error));
-    restartTimer = setTimeout(() => {
-      launch()
-        .then((next) => {
-          if (stopping) return next.stop();
-          runner = next;
-          workerUp = true;
-          supervise(next);
-          log.info('maintenance worker restarted');
-        })
-        .catch((launchError: unknown) => {
-          if (!stopping) restart(launchError);
-        });
-    }, restartDelayMs);
-    restartTimer.unref();
-  };
-  supervise(runner);
-
   const schedule = async (task: PeriodicTask) => {
-    if (!workerUp || stopping) return;
+    if (!maintenance.up() || stopping) return;
     try {
-      await runner.addJob(
-        task.name,
-        {},
-        { jobKey: task.name, jobKeyMode: 'preserve_run_at', maxAttempts: 1 },
-      );
+      await maintenance
+        .current()
+        .addJob(task.name, {}, { jobKey: task.name, jobKeyMode: 'preserve_run_at', maxAttempts: 1 });
       scheduled = true;
     } catch (error) {
       if (scheduled)
@@ -162,20 +149,20 @@ export async function startMaintenance(
     return timer;
   });
   log.info('maintenance worker started', {
-    tasks: Object.keys(taskList),
+    tasks: [...Object.keys(periodicTaskList), ...Object.keys(webhookTaskList)],
     reap_interval_ms: config.MIA_REAP_INTERVAL_MS,
+    webhook_concurrency: config.MIA_WEBHOOK_CONCURRENCY,
   });
 
   let stopped: Promise<void> | undefined;
   return {
-    healthy: () => workerUp && scheduled && !stopping,
+    healthy: () => maintenance.up() && webhooks.up() && scheduled && !stopping,
     stop: () => {
       stopped ??= (async () => {
         stopping = true;
         for (const timer of timers) clearInterval(timer);
-        clearTimeout(restartTimer);
         // Waits for running tasks (a webhook in flight is aborted and retried later).
-        if (workerUp) await runner.stop();
+        await Promise.all([maintenance.stop(), webhooks.stop()]);
       })();
       return stopped;
     },

@@ -1,22 +1,22 @@
 // Delivers completion webhooks: when a job with a callback_url reaches a final
-// state, a trigger (migrations/0003) queues a 'mia.webhook_send' graphile-worker
-// job in the same transaction. This task POSTs the outcome as JSON, signed
-// with the business's webhook secret:
+// state, a trigger (migrations/0008) records a pending delivery and queues a
+// 'mia.webhook_send' graphile-worker job in the same transaction, in one of
+// the business's own queues. This task POSTs the outcome as JSON, signed as
+// Standard Webhooks says (webhookSignature.ts), and records every attempt in
+// mia.webhook_deliveries, which the business reads on GET /job/{id}/result.
 //
-//   X-MIA-Signature: sha256=<hex HMAC-SHA256 of the raw request body>
-//
-// A receiver recomputes the HMAC over the exact bytes it received and compares
-// in constant time. Any 2xx is success; anything else (or no answer within the
-// timeout) throws, and graphile-worker retries after e^attempt seconds (2.7 s,
-// 7.4 s, 20 s, ...). After maxAttempts the delivery is given up and logged.
-// A target that resolves to a non-public address is refused, not retried.
-import { createHmac } from 'node:crypto';
+// Any 2xx is success; anything else (or no answer within the timeout) throws,
+// and graphile-worker retries after e^attempt seconds (2.7 s, 7.4 s, 20 s, ...)
+// with the same webhook-id. After maxAttempts the delivery is given up and
+// recorded as failed. A target that resolves to a non-public address is
+// refused and recorded, not retried.
 import { z } from 'zod';
 import type { DatabasePool } from 'slonik';
 import type { Task } from 'graphile-worker';
 import { defineQuery } from '../db/defineQuery.ts';
 import { JobStatus, finalStatuses, timestamp } from '../store/rows.ts';
 import { errorFields, log } from '../log.ts';
+import { legacySignature, signWebhook } from './webhookSignature.ts';
 import { resolveWebhookTarget, WebhookRefusedError } from './webhookTarget.ts';
 import { postWebhook } from './webhookPost.ts';
 
@@ -47,6 +47,7 @@ const WebhookJobRow = z.object({
   created_at: timestamp,
   completed_at: timestamp.nullable(),
   webhook_secret: z.string(),
+  current_webhook_id: z.string().nullable(),
 });
 type WebhookJobRow = z.infer<typeof WebhookJobRow>;
 const getWebhookJob = defineQuery<{ job_id: string }, typeof WebhookJobRow>(
@@ -54,11 +55,37 @@ const getWebhookJob = defineQuery<{ job_id: string }, typeof WebhookJobRow>(
   WebhookJobRow,
 );
 
-const Payload = z.object({ job_id: z.uuid() });
+const DeliveryIdRow = z.object({ job_id: z.uuid() });
+const recordAttempt = defineQuery<
+  {
+    job_id: string;
+    webhook_id: string;
+    status: 'pending' | 'delivered' | 'failed';
+    attempts: number;
+    last_error: string | null;
+    last_response_status: number | null;
+  },
+  typeof DeliveryIdRow
+>('webhook_delivery_record', DeliveryIdRow);
 
-/** The X-MIA-Signature value for a raw body. */
-export function signWebhook(rawBody: string, secret: string): string {
-  return `sha256=${createHmac('sha256', secret).update(rawBody).digest('hex')}`;
+// webhook_id is absent from deliveries queued before migration 0008.
+const Payload = z.object({ job_id: z.uuid(), webhook_id: z.string().optional() });
+
+/** A delivery queued before migration 0008 gets an id derived from its job: stable across its retries. */
+function legacyWebhookId(jobId: string): string {
+  return `msg_${jobId.replace(/-/g, '')}`;
+}
+
+/** What the business reads as `last_error`: the reason, bounded; never the URL (it may carry a token). */
+function reasonOf(error: unknown): string {
+  const reason = error instanceof Error ? error.message || error.name : String(error);
+  return reason.slice(0, 500);
+}
+
+class ReceiverAnswered extends Error {
+  constructor(readonly status: number) {
+    super(`receiver answered ${status}`);
+  }
 }
 
 /** The JSON a receiver gets; also documented in openapi.yaml (callback_url) and docs. */
@@ -86,11 +113,14 @@ export function webhookBody(
 
 export function webhookSender(db: DatabasePool, config: WebhookSenderConfig): Task {
   return async (payload, helpers) => {
-    const { job_id: jobId } = Payload.parse(payload);
+    const { job_id: jobId, webhook_id: queuedId } = Payload.parse(payload);
     const attempt = helpers.job.attempts;
     const job = await db.maybeOne(getWebhookJob({ job_id: jobId }));
     // Purged meanwhile, requeued by a DBA (a new webhook follows when it finishes again), or no URL.
     if (!job || !job.callback_url || !finalStatuses.includes(job.status)) return;
+    const webhookId = queuedId ?? legacyWebhookId(jobId);
+    // The job finished again after this delivery was queued: the newer one reports it.
+    if (job.current_webhook_id !== null && job.current_webhook_id !== webhookId) return;
 
     // The callback URL may carry the receiver's own token: log its host only.
     let host = 'invalid-url';
@@ -99,6 +129,27 @@ export function webhookSender(db: DatabasePool, config: WebhookSenderConfig): Ta
     } catch {
       /* refused below */
     }
+    const record = async (
+      status: 'pending' | 'delivered' | 'failed',
+      error: unknown,
+    ): Promise<void> => {
+      try {
+        await db.query(
+          recordAttempt({
+            job_id: jobId,
+            webhook_id: webhookId,
+            status,
+            attempts: attempt,
+            last_error: error === null ? null : reasonOf(error),
+            last_response_status: error instanceof ReceiverAnswered ? error.status : null,
+          }),
+        );
+      } catch (recordError) {
+        // What the receiver got stands; a retry now would only send it twice.
+        log.warn('webhook outcome not recorded', { job_id: jobId, ...errorFields(recordError) });
+      }
+    };
+
     try {
       const target = await resolveWebhookTarget(job.callback_url, config.allowPrivate);
       const body = webhookBody(job, { attempt, sentAt: new Date().toISOString() });
@@ -108,21 +159,25 @@ export function webhookSender(db: DatabasePool, config: WebhookSenderConfig): Ta
         {
           'content-type': 'application/json',
           'user-agent': config.userAgent,
+          ...signWebhook(job.webhook_secret, webhookId, Math.floor(Date.now() / 1000), body),
           'x-mia-event': 'job.finished',
           'x-mia-delivery': `${job.job_id}.${attempt}`,
-          'x-mia-signature': signWebhook(body, job.webhook_secret),
+          'x-mia-signature': legacySignature(job.webhook_secret, body),
         },
         config.timeoutMs,
         helpers.abortSignal,
       );
-      if (status < 200 || status >= 300) throw new Error(`receiver answered ${status}`);
+      if (status < 200 || status >= 300) throw new ReceiverAnswered(status);
+      await record('delivered', null);
       log.info('webhook delivered', { job_id: jobId, host, attempt, status });
     } catch (error) {
       if (error instanceof WebhookRefusedError) {
+        await record('failed', error);
         log.warn('webhook refused', { job_id: jobId, host, reason: error.message });
         return;
       }
       if (attempt >= config.maxAttempts) {
+        await record('failed', error);
         log.warn('webhook given up', {
           job_id: jobId,
           host,
@@ -132,6 +187,8 @@ export function webhookSender(db: DatabasePool, config: WebhookSenderConfig): Ta
         });
         return;
       }
+      // A shutdown aborted the attempt: graphile-worker runs it again, nothing to tell the business.
+      if (!helpers.abortSignal.aborted) await record('pending', error);
       // graphile-worker retries it after e^attempt seconds.
       throw error;
     }

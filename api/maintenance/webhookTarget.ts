@@ -60,14 +60,8 @@ export function isPublicAddress(address: string): boolean {
 
 export type WebhookTarget = { url: URL; address: string; family: 4 | 6 };
 
-/**
- * Resolve a callback URL and check every address. Throws WebhookRefusedError
- * for a target that is never allowed; DNS errors (maybe transient) pass through.
- */
-export async function resolveWebhookTarget(
-  callbackUrl: string,
-  allowPrivate: boolean,
-): Promise<WebhookTarget> {
+/** The checks that need no network: a URL, http(s), no credentials. Throws WebhookRefusedError. */
+function parseCallbackUrl(callbackUrl: string): { url: URL; host: string } {
   let url: URL;
   try {
     url = new URL(callbackUrl);
@@ -79,19 +73,89 @@ export async function resolveWebhookTarget(
   }
   if (url.username || url.password)
     throw new WebhookRefusedError('callback_url must not carry credentials');
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { url, host: url.hostname.replace(/^\[(.*)\]$/, '$1') };
+}
+
+function refuseNonPublic(host: string, addresses: readonly { address: string }[]): void {
+  const refused = addresses.find((a) => !isPublicAddress(a.address));
+  if (refused) {
+    throw new WebhookRefusedError(
+      `callback host ${host} resolves to a non-public address (${refused.address})`,
+    );
+  }
+}
+
+/**
+ * Resolve a callback URL and check every address. Throws WebhookRefusedError
+ * for a target that is never allowed; DNS errors (maybe transient) pass through.
+ */
+export async function resolveWebhookTarget(
+  callbackUrl: string,
+  allowPrivate: boolean,
+): Promise<WebhookTarget> {
+  const { url, host } = parseCallbackUrl(callbackUrl);
   const addresses = await lookup(host, { all: true, verbatim: true });
   const first = addresses[0];
   if (!first) throw new Error(`callback host ${host} has no address`);
-  if (!allowPrivate) {
-    const refused = addresses.find((a) => !isPublicAddress(a.address));
-    if (refused) {
-      throw new WebhookRefusedError(
-        `callback host ${host} resolves to a non-public address (${refused.address})`,
-      );
-    }
-  }
+  if (!allowPrivate) refuseNonPublic(host, addresses);
   return { url, address: first.address, family: first.family === 6 ? 6 : 4 };
+}
+
+// The check at submit (POST /chat) is early feedback, not the guard: the sender
+// resolves and checks again at every delivery and connects to the address it
+// checked. So a verdict may be remembered for a while (a busy integrator sends
+// the same callback host with every chat; each lookup would take a libuv thread),
+// and a lookup that is slow or fails lets the URL through (the delivery retries,
+// and records why it failed where the business sees it).
+const submitLookupTimeoutMs = 2000;
+const verdictTtlMs = 60_000;
+const maxVerdicts = 10_000;
+const verdicts = new Map<string, { refusal: string | null; expires: number }>();
+
+function rememberVerdict(host: string, refusal: string | null): void {
+  if (verdicts.size >= maxVerdicts) verdicts.delete(verdicts.keys().next().value!);
+  verdicts.set(host, { refusal, expires: Date.now() + verdictTtlMs });
+}
+
+/**
+ * Why a callback URL can never be delivered, or null when it may be: the URL
+ * checks, and (unless allowPrivate) whether its host resolves now to a
+ * loopback, private or link-local address. Never throws.
+ */
+export async function callbackUrlRefusal(
+  callbackUrl: string,
+  allowPrivate: boolean,
+): Promise<string | null> {
+  let host: string;
+  try {
+    host = parseCallbackUrl(callbackUrl).host;
+  } catch (error) {
+    return (error as Error).message;
+  }
+  if (allowPrivate) return null;
+  const known = verdicts.get(host);
+  if (known && known.expires > Date.now()) return known.refusal;
+
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), submitLookupTimeoutMs);
+  });
+  try {
+    const addresses = await Promise.race([lookup(host, { all: true, verbatim: true }), timedOut]);
+    if (addresses === null) return null;
+    let refusal: string | null = null;
+    try {
+      refuseNonPublic(host, addresses);
+    } catch (error) {
+      refusal = (error as Error).message;
+    }
+    rememberVerdict(host, refusal);
+    return refusal;
+  } catch {
+    return null; // no answer from DNS now: the delivery tries again later
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A `lookup` for http.request that answers with the address already checked, and nothing else. */

@@ -5,6 +5,7 @@ import { businesses } from '../store/businesses.ts';
 import { generateSecret, hashSecret } from '../auth/secrets.ts';
 import { principalOf } from '../http/auth.ts';
 import { NotFoundError } from '../errors.ts';
+import { generateWebhookSecret } from '../maintenance/webhookSignature.ts';
 import type { BusinessRow } from '../store/rows.ts';
 
 type BusinessBody = {
@@ -25,7 +26,7 @@ export function businessRoutes(ctx: AppContext): Router {
   router.post('/businesses', async (req, res) => {
     const body = req.body as BusinessBody & { name: string };
     const apiKey = generateSecret('business');
-    const webhookSecret = generateSecret('webhook');
+    const webhookSecret = generateWebhookSecret();
     const row = await businesses.create(ctx.db, {
       name: body.name,
       contact_email: body.contact_email ?? null,
@@ -83,7 +84,7 @@ export function businessRoutes(ctx: AppContext): Router {
   // business's webhook verification, and the other way round.
   router.post('/businesses/:business_id/rotate_webhook_secret', async (req, res) => {
     const id = req.params.business_id!;
-    const webhookSecret = generateSecret('webhook');
+    const webhookSecret = generateWebhookSecret();
     const row = await businesses.rotateWebhookSecret(ctx.db, id, webhookSecret);
     if (!row) throw new NotFoundError('no such business');
     res.json({ business_id: id, webhook_secret: webhookSecret });

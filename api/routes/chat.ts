@@ -7,6 +7,7 @@ import { createChatJob, resolveBusiness } from '../jobs/createChatJob.ts';
 import { principalOf } from '../http/auth.ts';
 import { isFinal, jobAccepted, jobOutcome, queuedMessage } from '../http/jobOutcome.ts';
 import { BadRequestError, NotFoundError } from '../errors.ts';
+import { callbackUrlRefusal } from '../maintenance/webhookTarget.ts';
 
 type ChatBody = {
   message: string;
@@ -36,6 +37,11 @@ export function chatRoutes(ctx: AppContext): Router {
     const body = req.body as ChatBody;
     const business = await resolveBusiness(ctx, await principalOf(ctx, req), body.business_id);
     checkMessageLength(body.message, config.MIA_MAX_MESSAGE_CHARS);
+    if (body.callback_url !== undefined) {
+      // A URL the sender would refuse at every attempt: say so now, not never.
+      const refusal = await callbackUrlRefusal(body.callback_url, config.MIA_WEBHOOK_ALLOW_PRIVATE);
+      if (refusal) throw new BadRequestError(`callback_url is refused: ${refusal}`);
+    }
 
     const wait = body.wait ?? config.MIA_CHAT_WAIT_DEFAULT;
     const sessionId = body.session_id ?? randomUUID();

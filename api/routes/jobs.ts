@@ -2,6 +2,7 @@
 import { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { jobs } from '../store/jobs.ts';
+import { webhookDeliveries } from '../store/webhookDeliveries.ts';
 import { awaitFinal } from '../jobs/awaitFinal.ts';
 import { principalOf } from '../http/auth.ts';
 import { isFinal, jobAccepted, jobOutcome } from '../http/jobOutcome.ts';
@@ -25,8 +26,14 @@ export function jobRoutes(ctx: AppContext): Router {
     const wait = Number(req.query.wait ?? 0);
     const job = isFinal(first) ? first : await awaitFinal(ctx, jobId, wait, () => !res.socket?.destroyed);
     if (!job) throw new NotFoundError('no such job');
-    if (isFinal(job)) res.status(200).json(jobOutcome(job));
-    else res.status(202).json(jobAccepted(job));
+    if (!isFinal(job)) {
+      res.status(202).json(jobAccepted(job));
+      return;
+    }
+    // The webhook is the business's to watch too: a receiver that refuses or never
+    // answers shows up here rather than only in our logs.
+    const webhook = await webhookDeliveries.forJob(ctx.db, jobId);
+    res.status(200).json({ ...jobOutcome(job), webhook });
   });
 
   router.delete('/job/:job_id', async (req, res) => {

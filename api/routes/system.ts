@@ -1,10 +1,26 @@
 // GET /, /health, /metrics.
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import type { AppContext } from '../context.ts';
 import { knownMigrations } from '../db/migrate.ts';
 import { metrics } from '../store/metrics.ts';
 import { prometheusText } from '../http/prometheus.ts';
 import { isDatabaseUnavailable } from '../db/errors.ts';
+
+// Prometheus asks for `application/openmetrics-text;version=1.0.0,…,
+// text/plain;version=0.0.4;q=0.5,*/*;q=0.1`. Content negotiation only matches an
+// Accept entry with parameters against an offer with the same parameters, so
+// the text format is offered both with and without `version=0.0.4`: offering
+// plain `text/plain` alone, the scrape's `*/*;q=0.1` picked JSON. JSON stays
+// first, so `*/*` and no Accept get JSON; a client that accepts neither (only
+// OpenMetrics, say) is a scraper, and gets the text format.
+const offers = ['application/json', 'text/plain; version=0.0.4', 'text/plain'];
+
+function wantsPrometheusText(format: unknown, req: Request): boolean {
+  if (format === 'prometheus') return true;
+  if (format === 'json') return false;
+  const chosen = req.accepts(offers);
+  return chosen !== 'application/json';
+}
 
 export function systemRoutes(ctx: AppContext): Router {
   const router = Router();
@@ -48,8 +64,7 @@ export function systemRoutes(ctx: AppContext): Router {
   router.get('/metrics', async (req, res) => {
     const snapshot = await metrics.snapshot(ctx.db);
     const parked = { job_next: ctx.dispatcher.parked, job_results: ctx.completions.parked };
-    const wantsText = req.query.format === 'prometheus' || (req.query.format !== 'json' && req.accepts(['application/json', 'text/plain']) === 'text/plain');
-    if (wantsText) {
+    if (wantsPrometheusText(req.query.format, req)) {
       res.type('text/plain; version=0.0.4').send(prometheusText(snapshot, parked));
       return;
     }

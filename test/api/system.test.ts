@@ -48,6 +48,42 @@ describe('health, metrics and docs', () => {
     assert.match(await byAccept.text(), /mia_tokens_generated_total/);
   });
 
+  it("answers a real Prometheus scrape's Accept header with the text exposition format", async () => {
+    // What Prometheus sends (scrape_protocols default, without protobuf).
+    const scrape = await fetch(`${api.url}/metrics`, {
+      headers: {
+        accept:
+          'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,' +
+          'text/plain;version=0.0.4;q=0.5,*/*;q=0.1',
+      },
+    });
+    assert.equal(scrape.status, 200);
+    assert.match(scrape.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    assert.match(await scrape.text(), /^# TYPE mia_queue_depth gauge$/m);
+  });
+
+  it('answers JSON to a client that prefers it, accepts anything or says nothing', async () => {
+    for (const accept of [
+      'application/json',
+      'application/json, text/plain;q=0.9',
+      '*/*',
+      'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+      undefined,
+    ]) {
+      const res = await fetch(`${api.url}/metrics`, { headers: accept ? { accept } : {} });
+      assert.match(res.headers.get('content-type') ?? '', /^application\/json/, String(accept));
+      assert.equal(typeof ((await res.json()) as { queue_depth: unknown }).queue_depth, 'number');
+    }
+    const forced = await fetch(`${api.url}/metrics?format=json`, { headers: { accept: 'text/plain' } });
+    assert.match(forced.headers.get('content-type') ?? '', /^application\/json/);
+  });
+
+  it('answers an unknown query parameter on /health with 400 naming it', async () => {
+    const res = await api.request('GET', '/health?verbose=1');
+    assert.equal(res.status, 400, res.text);
+    assert.match(res.body.error.message, /verbose/);
+  });
+
   it('serves the contract as YAML, Swagger UI and ReDoc', async () => {
     const yaml = await fetch(`${api.url}/openapi.yaml`);
     assert.equal(yaml.status, 200);

@@ -18,11 +18,16 @@ describe('maintenance worker across replicas (MIA_WORKER)', () => {
   before(async () => {
     database = await createTestDatabase();
     // Short leases, given by whichever replica a miner claims through.
-    const lease = { MIA_LEASE_BASE_SECONDS: '1', MIA_LEASE_MS_PER_TOKEN: '0' };
-    replica = await startTestApi({ database, env: { ...lease, MIA_WORKER: 'off' } });
+    // MIA_WEBHOOK_ALLOW_PRIVATE on both: the replica checks callback_url at submit.
+    const shared = {
+      MIA_LEASE_BASE_SECONDS: '1',
+      MIA_LEASE_MS_PER_TOKEN: '0',
+      MIA_WEBHOOK_ALLOW_PRIVATE: 'true',
+    };
+    replica = await startTestApi({ database, env: { ...shared, MIA_WORKER: 'off' } });
     withWorker = await startTestApi({
       database,
-      env: { ...lease, MIA_WEBHOOK_ALLOW_PRIVATE: 'true', MIA_REAP_INTERVAL_MS: '200' },
+      env: { ...shared, MIA_REAP_INTERVAL_MS: '200' },
     });
     receiver = await startWebhookReceiver();
   });
@@ -44,6 +49,7 @@ describe('maintenance worker across replicas (MIA_WORKER)', () => {
     const business = await createBusiness(replica);
     const miner = await registerMiner(replica);
     const chat = await submitChat(replica, business, { callback_url: receiver.url });
+    assert.equal(chat.status, 202, chat.text);
     await postResult(replica, miner, (await claimJob(replica, miner)).body, {
       output: 'done via the replica',
     });

@@ -1,69 +1,160 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { useTestApi } from '../support/apiServer.ts';
-import { claimJob, createBusiness, postResult, registerMiner, submitChat } from '../support/factories.ts';
-import { sql, waitFor } from './support.ts';
+import type { AddressInfo, Socket } from 'node:net';
+import { useTestApi, type TestApi } from '../support/apiServer.ts';
+import {
+  claimJob,
+  createBusiness,
+  postResult,
+  registerMiner,
+  submitChat,
+  type TestBusiness,
+  type TestMiner,
+} from '../support/factories.ts';
+import { sql, startWebhookReceiver, waitFor, type WebhookReceiver } from './support.ts';
 
-// Migration 0006: deliveries run in 4 serial queues, so receivers that hang can
-// hold at most 4 of the worker's slots and the lease reaper still runs.
-describe('webhook deliveries and the lease reaper', () => {
-  const api = useTestApi({
-    env: {
-      MIA_WEBHOOK_ALLOW_PRIVATE: 'true',
-      MIA_WEBHOOK_TIMEOUT_MS: '20000',
-      MIA_WORKER_CONCURRENCY: '5',
-      MIA_LEASE_BASE_SECONDS: '1',
-      MIA_LEASE_MS_PER_TOKEN: '0',
-      MIA_REAP_INTERVAL_MS: '200',
-    },
-  });
+/** A receiver that accepts every delivery and never answers (until closed). */
+async function startHangingReceiver() {
   const sockets = new Set<Socket>();
-  let hanging: http.Server;
   let hits = 0;
-  before(async () => {
-    // A receiver that accepts every delivery and never answers.
-    hanging = http.createServer(() => {
-      hits += 1;
-    });
-    hanging.on('connection', (socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+  const server = http.createServer(() => {
+    hits += 1;
   });
-  after(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((resolve) => hanging.close(() => resolve()));
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    hits: () => hits,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function finishWithCallback(
+  api: TestApi,
+  business: TestBusiness,
+  miner: TestMiner,
+  callback_url: string,
+): Promise<string> {
+  const chat = await submitChat(api, business, { callback_url });
+  assert.equal(chat.status, 202, chat.text);
+  const job = await claimJob(api, miner);
+  assert.equal(job.body.job_id, chat.body.job_id);
+  assert.equal((await postResult(api, miner, job.body)).status, 200);
+  return chat.body.job_id;
+}
+
+const deliveriesOf = async (api: TestApi, businessId: string) =>
+  sql<{ status: string; attempts: number }>(
+    api.databaseUrl,
+    `SELECT d.status, d.attempts FROM mia.webhook_deliveries AS d
+     JOIN mia.jobs AS j ON j.id = d.job_id WHERE j.business_id = $1`,
+    [businessId],
+  );
+
+// Migration 0008 gives each business two serial delivery queues, and
+// startMaintenance runs deliveries in a worker of their own: a business's dead
+// receiver holds at most two delivery slots, and no number of them holds the
+// lease reaper's.
+describe('webhook deliveries of one business and everything else', () => {
+  describe('another business', () => {
+    const api = useTestApi({
+      env: {
+        MIA_WEBHOOK_ALLOW_PRIVATE: 'true',
+        // Far longer than the test: a hung delivery stays hung throughout.
+        MIA_WEBHOOK_TIMEOUT_MS: '120000',
+        MIA_WEBHOOK_CONCURRENCY: '4',
+      },
+    });
+    let hanging: Awaited<ReturnType<typeof startHangingReceiver>>;
+    let receiver: WebhookReceiver;
+    before(async () => {
+      hanging = await startHangingReceiver();
+      receiver = await startWebhookReceiver();
+    });
+    after(async () => {
+      await hanging.close();
+      await receiver.close();
+    });
+
+    it("delivers business B's webhook while 16 of business A's hang in a dead receiver", async () => {
+      const a = await createBusiness(api);
+      const b = await createBusiness(api);
+      const miner = await registerMiner(api);
+      for (let i = 0; i < 16; i++) await finishWithCallback(api, a, miner, hanging.url);
+      // A's two queues each run one delivery, which hangs; A's other 14 wait behind them.
+      await waitFor('two of A’s deliveries to hang', async () => hanging.hits() >= 2);
+
+      const jobB = await finishWithCallback(api, b, miner, receiver.url);
+      await waitFor(
+        'B’s webhook',
+        async () => receiver.received.find((h) => h.body.includes(jobB)),
+        15_000,
+      );
+      // B got through while every one of A's deliveries was still unanswered.
+      assert.equal(hanging.hits(), 2, 'A holds two delivery slots, not more');
+      const ofA = await deliveriesOf(api, a.id);
+      assert.equal(ofA.length, 16);
+      assert.ok(
+        ofA.every((d) => d.status === 'pending' && d.attempts === 0),
+        JSON.stringify(ofA),
+      );
+    });
   });
 
-  it('reaps an expired lease while more hung deliveries are pending than the worker has slots', async () => {
-    const business = await createBusiness(api);
-    const miner = await registerMiner(api);
-    const callback_url = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/hook`;
-    for (let i = 0; i < 12; i++) {
-      await submitChat(api, business, { message: `order ${i}`, callback_url });
-      const job = await claimJob(api, miner);
-      assert.equal((await postResult(api, miner, job.body)).status, 200);
-    }
-    // Jobs are spread over the 4 queues by a hash of their id: one delivery per
-    // queue that got any runs (and hangs); the others wait behind it.
-    const [{ queues }] = (await sql<{ queues: number }>(
-      api.databaseUrl,
-      `SELECT count(DISTINCT abs(hashtext(id::text)) % 4)::int AS queues FROM mia.jobs WHERE callback_url IS NOT NULL`,
-    )) as [{ queues: number }];
-    await waitFor('deliveries to hang in the receiver', async () => hits >= queues);
+  describe('the lease reaper', () => {
+    const api = useTestApi({
+      env: {
+        MIA_WEBHOOK_ALLOW_PRIVATE: 'true',
+        MIA_WEBHOOK_TIMEOUT_MS: '120000',
+        MIA_WEBHOOK_CONCURRENCY: '3',
+        // One slot for all maintenance: the hung deliveries must never get it.
+        MIA_WORKER_CONCURRENCY: '1',
+        MIA_LEASE_BASE_SECONDS: '1',
+        MIA_LEASE_MS_PER_TOKEN: '0',
+        MIA_REAP_INTERVAL_MS: '200',
+      },
+    });
+    let hanging: Awaited<ReturnType<typeof startHangingReceiver>>;
+    before(async () => {
+      hanging = await startHangingReceiver();
+    });
+    after(async () => {
+      await hanging.close();
+    });
 
-    // A miner dies holding a job: its 1 s lease must be reaped although 12 deliveries wait
-    // (without the queues, 5 hung deliveries would fill every one of the 5 slots).
-    const chat = await submitChat(api, business, { message: 'stuck' });
-    const abandoned = await claimJob(api, miner);
-    assert.equal(abandoned.body.job_id, chat.body.job_id);
-    await waitFor('the expired lease to be reaped', async () => {
-      const [row] = await sql<{ status: string }>(api.databaseUrl, 'SELECT status FROM mia.jobs WHERE id = $1', [chat.body.job_id]);
-      return row!.status === 'queued';
-    }, 5000);
-    assert.equal(hits, queues, 'one delivery per queue at a time, 4 at most');
+    it('reaps an expired lease while hung deliveries of many businesses fill every delivery slot', async () => {
+      const miner = await registerMiner(api);
+      // 4 businesses × 2 queues = 8 deliveries that could run, for 3 slots.
+      for (let b = 0; b < 4; b++) {
+        const business = await createBusiness(api);
+        for (let i = 0; i < 3; i++) await finishWithCallback(api, business, miner, hanging.url);
+      }
+      await waitFor('the delivery slots to fill', async () => hanging.hits() >= 3);
+
+      // A miner dies holding a job: its 1 s lease must be reaped although 12 deliveries wait.
+      const business = await createBusiness(api);
+      const chat = await submitChat(api, business, { message: 'stuck' });
+      const abandoned = await claimJob(api, miner);
+      assert.equal(abandoned.body.job_id, chat.body.job_id);
+      await waitFor(
+        'the expired lease to be reaped',
+        async () => {
+          const [row] = await sql<{ status: string }>(
+            api.databaseUrl,
+            'SELECT status FROM mia.jobs WHERE id = $1',
+            [chat.body.job_id],
+          );
+          return row!.status === 'queued';
+        },
+        10_000,
+      );
+      assert.equal(hanging.hits(), 3, 'deliveries run in their 3 slots, never more');
+    });
   });
 });

@@ -122,8 +122,12 @@ function defineMinerSuite(label: string, binary: string, model: string, realServ
         assert.ok(result.response.length > 0);
         assert.ok(result.tokens_generated > 0 && result.tokens_generated <= 12);
       }
-      // One line per job, in the spelling operators grep for.
-      await miner.waitFor(/summary: .* tok\/s/);
+      // One line per job, in the spelling operators grep for. A job's line comes after
+      // its result is accepted, so the API may report all three before the miner has
+      // printed the third; an earlier summary line proves nothing either. The miner
+      // counts a job and prints its line in one step, so a summary that counts 3 jobs
+      // since start comes after all three lines.
+      await miner.waitFor(/summary: .*; since start 3 jobs, .* tok\/s/);
       assert.equal(
         miner.output.match(
           /job [0-9a-f-]{36} done: \d+ prompt \+ \d+ completion tokens in [\d.]+ s, [\d.]+ tok\/s/g,
