@@ -21,6 +21,10 @@ const ConfigSchema = z.object({
     .describe('Postgres connection string; unset = embedded Postgres under MIA_DATA_DIR'),
   MIA_DATA_DIR: z.string().default('.data').describe('embedded Postgres data and dev admin token'),
   MIA_EMBEDDED_PG_PORT: int(1, 65535).default(54329).describe('port of the embedded Postgres'),
+  MIA_ROOT_RUNTIME_DIR: z
+    .string()
+    .default('/var/lib/mia')
+    .describe('as root: where embedded Postgres binaries and data go when the postgres user cannot reach MIA_DATA_DIR'),
   MIA_ADMIN_TOKEN: z.string().min(16).optional().describe('operator bearer token (required in production)'),
   MIA_DB_POOL_SIZE: int(1, 200).default(10).describe('query connections per API process'),
   MIA_LEASE_BASE_SECONDS: int(1, 3600).default(30).describe('lease every claim gets, seconds'),

@@ -2,6 +2,7 @@
 // migrations, operator token, HTTP server, and a graceful SIGTERM/SIGINT.
 import { ConfigError, loadConfig } from './config.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embeddedPostgres.ts';
+import { EmbeddedPostgresAccessError } from './db/postgresUserAccess.ts';
 import { migrate } from './db/migrate.ts';
 import { ensureAdminToken } from './auth/adminToken.ts';
 import { startServer } from './server.ts';
@@ -15,7 +16,11 @@ async function main(): Promise<void> {
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.DATABASE_URL;
   if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres({ dataDir: config.MIA_DATA_DIR, port: config.MIA_EMBEDDED_PG_PORT });
+    embedded = await startEmbeddedPostgres({
+      dataDir: config.MIA_DATA_DIR,
+      port: config.MIA_EMBEDDED_PG_PORT,
+      rootRuntimeDir: config.MIA_ROOT_RUNTIME_DIR,
+    });
     databaseUrl = embedded.url;
     log.info('embedded postgres running', { port: config.MIA_EMBEDDED_PG_PORT, dataDir: config.MIA_DATA_DIR });
   }
@@ -68,7 +73,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof EmbeddedPostgresAccessError) {
     process.stderr.write(`${error.message}\n`);
   } else {
     log.error('failed to start', errorFields(error));

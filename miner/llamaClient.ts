@@ -1,5 +1,5 @@
 // HTTP client for llama-server's OpenAI-compatible API. Only the fields the miner
-// relies on are validated (the recorded responses in shared/fixtures/llama-server
+// relies on are validated (the recorded responses in test/fixtures/recorded/llama-server
 // carry many more). Errors say whether the server itself is in trouble (connection
 // refused/reset, 503) — worth a retry after a restart — or the request is bad (4xx).
 import { z } from 'zod';

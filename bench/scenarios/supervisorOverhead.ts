@@ -8,7 +8,7 @@
 //
 // Server: the real llama-server when LLAMA_SERVER_BIN and LLAMA_MODEL are set
 // (e.g. /root/.cache/llama/src/build/bin/llama-server with
-// /work/shared/fixtures/models/tiny-random-llama.gguf; LLAMA_ARGS adds flags
+// a small GGUF such as tiny-random-llama.gguf; LLAMA_ARGS adds flags
 // such as "-t 2"); otherwise the test double test/fixtures/fake-llama-server,
 // which generates at a fixed FAKE_LLAMA_TOKENS_PER_SECOND per request.
 import { spawn, type ChildProcess } from 'node:child_process';

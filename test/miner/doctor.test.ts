@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { startTestApi, type TestApi } from '../support/apiServer.ts';
-import { fakeLlamaServer, MinerProcess, tempDir, tinyModel } from './helpers.ts';
+import { fakeLlamaServer, MinerProcess, tempDir, fakeModel } from './helpers.ts';
 
 async function doctor(args: string[]): Promise<{ code: number | null; output: string }> {
   const proc = new MinerProcess(['doctor', ...args], { MIA_NVIDIA_SMI: '/nonexistent/nvidia-smi' });
@@ -28,7 +28,7 @@ describe('mia-miner doctor', function () {
       '--llama-server',
       fakeLlamaServer,
       '--model',
-      tinyModel,
+      fakeModel,
       '--state-dir',
       state.path,
     ]);

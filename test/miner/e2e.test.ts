@@ -8,7 +8,7 @@ import path from 'node:path';
 import { startTestApi, type TestApi } from '../support/apiServer.ts';
 import { withClient } from '../support/database.ts';
 import { createBusiness, submitChat, type TestBusiness } from '../support/factories.ts';
-import { fakeLlamaServer, isAlive, MinerProcess, tempDir, tinyModel } from './helpers.ts';
+import { fakeLlamaServer, isAlive, MinerProcess, tempDir, fakeModel } from './helpers.ts';
 
 interface MinerOptions {
   name: string;
@@ -278,7 +278,7 @@ function defineMinerSuite(label: string, binary: string, model: string, realServ
       it('reports a llama-server crash loop as offline, with the reason', async () => {
         const miner = startMiner({
           name: 'fake-loop',
-          model: tinyModel,
+          model: fakeModel,
           args: ['--max-restarts', '2'],
           env: { FAKE_LLAMA_LOAD_MS: '0' },
         });
@@ -301,7 +301,7 @@ function defineMinerSuite(label: string, binary: string, model: string, realServ
   });
 }
 
-defineMinerSuite('miner with the fake llama-server', fakeLlamaServer, tinyModel, false);
+defineMinerSuite('miner with the fake llama-server', fakeLlamaServer, fakeModel, false);
 
 const realBinary = process.env.LLAMA_SERVER_BIN;
 const realModel = process.env.LLAMA_MODEL;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LlamaProcess } from '../../miner/llamaProcess.ts';
-import { fakeLlamaServer, fixturesDir, tinyModel } from './helpers.ts';
+import { fakeLlamaServer, fixturesDir, fakeModel } from './helpers.ts';
 
 const recorded = (name: string) =>
   JSON.parse(readFileSync(path.join(fixturesDir, 'llama-server/cpu', name), 'utf8')) as unknown;
@@ -64,7 +64,7 @@ for (const [label, binary] of servers()) {
     before(async () => {
       server = new LlamaProcess({
         binary,
-        model: binary === fakeLlamaServer ? tinyModel : process.env.LLAMA_MODEL!,
+        model: binary === fakeLlamaServer ? fakeModel : process.env.LLAMA_MODEL!,
         gpuLayers: 0,
         slots: 2,
         ctxPerSlot: 512,

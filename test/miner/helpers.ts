@@ -10,9 +10,14 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const fakeLlamaServer = path.join(repoRoot, 'test/fixtures/fake-llama-server');
 export const minerBin = path.join(repoRoot, 'miner/bin/mia-miner.js');
+// Responses recorded from the real llama-server and nvidia-smi, copied into the repo so a
+// plain clone passes its tests (test/fixtures/recorded/README.md says where they come from).
 export const fixturesDir =
-  process.env.MIA_FIXTURES_DIR ?? path.resolve(repoRoot, '../shared/fixtures');
-export const tinyModel = path.join(fixturesDir, 'models/tiny-random-llama.gguf');
+  process.env.MIA_FIXTURES_DIR ?? path.join(repoRoot, 'test/fixtures/recorded');
+// The fake never reads weights, but the supervisor and `doctor` check that the model is a
+// GGUF file: a 24-byte header (magic, version 3, no tensors, no metadata) is enough.
+// Tests with the real binary take LLAMA_MODEL instead.
+export const fakeModel = path.join(repoRoot, 'test/fixtures/models/header-only.gguf');
 
 export function tempDir(prefix = 'mia-miner-test-'): { path: string; remove: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -10,7 +10,7 @@ import { JobLoop } from '../../miner/jobLoop.ts';
 import { LlamaProcess } from '../../miner/llamaProcess.ts';
 import { createLogger } from '../../miner/log.ts';
 import { JobStats } from '../../miner/stats.ts';
-import { eventually, fakeLlamaServer, tinyModel } from './helpers.ts';
+import { eventually, fakeLlamaServer, fakeModel } from './helpers.ts';
 
 function job(id: string): ClaimedJob {
   return {
@@ -30,7 +30,7 @@ function job(id: string): ClaimedJob {
 function useFakeLlama(slots: number): LlamaProcess {
   const llama = new LlamaProcess({
     binary: fakeLlamaServer,
-    model: tinyModel,
+    model: fakeModel,
     gpuLayers: 0,
     slots,
     ctxPerSlot: 512,

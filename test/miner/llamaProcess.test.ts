@@ -6,7 +6,7 @@ import { chatCompletion, llamaHealth } from '../../miner/llamaClient.ts';
 import type { LlamaState } from '../../miner/llamaProcess.ts';
 import { LlamaProcess, LlamaStartError } from '../../miner/llamaProcess.ts';
 import { LlamaSupervisor } from '../../miner/llamaSupervisor.ts';
-import { eventually, fakeLlamaServer, isAlive, tempDir, tinyModel } from './helpers.ts';
+import { eventually, fakeLlamaServer, isAlive, tempDir, fakeModel } from './helpers.ts';
 
 function fake(
   env: Record<string, string> = {},
@@ -14,7 +14,7 @@ function fake(
 ) {
   return new LlamaProcess({
     binary: fakeLlamaServer,
-    model: tinyModel,
+    model: fakeModel,
     gpuLayers: 0,
     slots: 2,
     ctxPerSlot: 256,
@@ -39,7 +39,7 @@ describe('llama-server process state machine', () => {
       '--port',
       '4242',
       '-m',
-      tinyModel,
+      fakeModel,
       '-ngl',
       '99',
       '-np',
@@ -145,7 +145,7 @@ describe('llama-server process state machine', () => {
     cleanup.push(async () => dir.remove());
     const supervisor = new LlamaSupervisor({
       binary: fakeLlamaServer,
-      model: tinyModel,
+      model: fakeModel,
       gpuLayers: 0,
       slots: 1,
       ctxPerSlot: 256,
