@@ -5,7 +5,7 @@ import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { AppContext } from './context.ts';
 import { openApiPath } from './http/openApiPath.ts';
-import { securityHandlers } from './http/auth.ts';
+import { resolveCaller, securityHandlers } from './http/auth.ts';
 import { errorHandler } from './http/errorHandler.ts';
 import { rateLimits } from './http/rateLimit.ts';
 import { docsRoutes } from './routes/docs.ts';
@@ -31,6 +31,7 @@ export function createApp(ctx: AppContext): Express {
   });
   app.use(docsRoutes());
   app.use(express.json({ limit: ctx.config.MIA_MAX_BODY_BYTES, strict: false }));
+  app.use(resolveCaller(ctx));
   app.use(
     OpenApiValidator.middleware({
       apiSpec: openApiPath,

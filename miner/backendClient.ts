@@ -76,6 +76,14 @@ export class BackendError extends Error {
     super(message);
   }
 
+  /**
+   * The backend itself said "no such key": 401 with our `unauthorized` code. A 401 from a
+   * proxy in between, or any 5xx, says nothing about the key and must not cost the identity.
+   */
+  get keyRefused(): boolean {
+    return this.status === 401 && this.code === 'unauthorized';
+  }
+
   /** Network errors, 5xx (database down, server draining) and 429 may succeed later. */
   get retryable(): boolean {
     return this.status === 0 || this.status === 429 || this.status >= 500;

@@ -93,7 +93,7 @@ export async function ensureIdentity(
       }
       return { identity: stored, created: false };
     } catch (error) {
-      if (!(error instanceof BackendError && error.status === 401)) throw error;
+      if (!(error instanceof BackendError && error.keyRefused)) throw error;
       if (sameUrl) {
         throw new IdentityError(
           `the backend no longer accepts the key in ${stateFilePath(stateDir)} (was the miner deleted?); ` +

@@ -1,7 +1,7 @@
 // Authentication is declared per route in openapi.yaml (`security:`) and
 // enforced by express-openapi-validator through these handlers, one per
 // scheme. The bearer token is resolved once per request and memoised.
-import type { Request } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { AppContext } from '../context.ts';
 import { bearerToken, type Principal } from '../auth/principal.ts';
 import { ForbiddenError, UnauthorizedError } from '../errors.ts';
@@ -16,6 +16,19 @@ export function resolvePrincipal(ctx: AppContext, req: Request): Promise<Princip
     resolved.set(req, pending);
   }
   return pending;
+}
+
+/**
+ * Looks the caller up before the validator does. The validator's security step turns
+ * anything a handler throws into 401, so a database outage would read as "bad key" (and a
+ * miner told 401 about its own key may give up its identity). Resolved here, a database
+ * error reaches the error handler as itself (503); the handlers then reuse the result.
+ */
+export function resolveCaller(ctx: AppContext): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.headers.authorization) return next();
+    resolvePrincipal(ctx, req).then(() => next(), next);
+  };
 }
 
 export function securityHandlers(ctx: AppContext) {
