@@ -7,6 +7,9 @@ import type { AppContext } from './context.ts';
 import { openApiPath } from './http/openApiPath.ts';
 import { resolveCaller, securityHandlers } from './http/auth.ts';
 import { errorHandler } from './http/errorHandler.ts';
+import { jsonBody } from './http/jsonBody.ts';
+import { finiteQuery } from './http/finiteQuery.ts';
+import { optionsResponder } from './http/options.ts';
 import { rateLimits } from './http/rateLimit.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { systemRoutes } from './routes/system.ts';
@@ -29,8 +32,9 @@ export function createApp(ctx: AppContext): Express {
     if (ctx.draining) res.setHeader('Connection', 'close');
     next();
   });
+  app.use(optionsResponder());
   app.use(docsRoutes());
-  app.use(express.json({ limit: ctx.config.MIA_MAX_BODY_BYTES, strict: false }));
+  app.use(jsonBody({ limitBytes: ctx.config.MIA_MAX_BODY_BYTES, maxDepth: ctx.config.MIA_MAX_JSON_DEPTH }));
   app.use(resolveCaller(ctx));
   app.use(
     OpenApiValidator.middleware({
@@ -45,6 +49,7 @@ export function createApp(ctx: AppContext): Express {
     }),
   );
 
+  app.use(finiteQuery());
   // After the validator, so the caller is known; before the handlers, so a refused request costs nothing.
   app.use(rateLimits(ctx));
   for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, openAiRoutes]) {

@@ -40,6 +40,7 @@ const ConfigSchema = z.object({
   MIA_AUTH_CACHE_SECONDS: int(0, 3600).default(5).describe('how long a verified key is remembered'),
   MIA_CLAIM_BATCH_LIMIT: int(1, 1000).default(100).describe('most jobs one batch claim may take'),
   MIA_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024).describe('largest request body, bytes'),
+  MIA_MAX_JSON_DEPTH: int(8, 1000).default(64).describe('deepest nesting of objects/arrays in a JSON body'),
   MIA_MAX_MESSAGE_CHARS: int(1, 32_768).default(32_768).describe('longest POST /chat message, characters; default 32768, the most openapi.yaml allows'),
   MIA_RATE_LIMIT_CHAT_PER_SECOND: rate.default(100).describe('sustained chat requests (POST /chat, /v1/chat/completions) per second per business key and API process; default 100, 0 = no limit'),
   MIA_RATE_LIMIT_CHAT_BURST: int(1, 10_000_000).default(200).describe('chat requests a business key may send at once (bucket size); default 200'),

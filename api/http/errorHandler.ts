@@ -6,6 +6,7 @@ import type { ErrorRequestHandler, Request } from 'express';
 import { ApiError, type ErrorCode } from '../errors.ts';
 import { isDatabaseUnavailable, isInvalidValue } from '../db/errors.ts';
 import { errorFields, log } from '../log.ts';
+import { jsonTooDeep } from './jsonBody.ts';
 
 const codeByStatus: Record<number, ErrorCode> = {
   400: 'bad_request',
@@ -20,7 +21,7 @@ const codeByStatus: Record<number, ErrorCode> = {
 };
 
 type ValidatorError = { status: number; message: string; errors?: { path?: string; message?: string }[] };
-type BodyParserError = { type: string; status?: number; expose?: boolean };
+type BodyParserError = { type: string; status?: number; expose?: boolean; message: string };
 
 function isValidatorError(error: unknown): error is ValidatorError {
   return typeof error === 'object' && error !== null && 'status' in error && 'errors' in error;
@@ -28,6 +29,12 @@ function isValidatorError(error: unknown): error is ValidatorError {
 
 function isBodyParserError(error: unknown): error is BodyParserError {
   return typeof error === 'object' && error !== null && 'type' in error && 'expose' in error;
+}
+
+/** zlib's errors (Z_DATA_ERROR, Z_BUF_ERROR, …) reach us from body-parser's inflate step. */
+function isCorruptEncoding(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('Z_');
 }
 
 function toApiError(error: unknown, req: Request): ApiError {
@@ -42,11 +49,16 @@ function toApiError(error: unknown, req: Request): ApiError {
   }
   if (isBodyParserError(error)) {
     if (error.type === 'entity.parse.failed') return new ApiError(400, 'invalid_json', 'the request body is not valid JSON');
+    if (error.type === jsonTooDeep) return new ApiError(400, 'bad_request', error.message);
     if (error.type === 'entity.too.large') return new ApiError(413, 'payload_too_large', 'the request body is too large');
     if (error.type === 'encoding.unsupported' || error.type === 'charset.unsupported') {
       return new ApiError(415, 'unsupported_media_type', 'unsupported body encoding or charset');
     }
     return new ApiError(400, 'bad_request', 'the request body could not be read');
+  }
+  if (isCorruptEncoding(error)) {
+    const encoding = req.headers['content-encoding'] ?? 'the Content-Encoding';
+    return new ApiError(400, 'bad_request', `the request body is not valid ${encoding} data (corrupt or truncated)`);
   }
   if (isValidatorError(error) && error.status >= 400 && error.status < 600 && error.status !== 500) {
     const code = codeByStatus[error.status] ?? 'bad_request';

@@ -6,6 +6,7 @@ import express, { Router } from 'express';
 import swaggerUi from 'swagger-ui-express';
 import { parse } from 'yaml';
 import { openApiPath } from '../http/openApiPath.ts';
+import { NotFoundError } from '../errors.ts';
 
 const redocPage = `<!DOCTYPE html>
 <html>
@@ -36,5 +37,11 @@ export function docsRoutes(): Router {
     res.type('html').send(redocPage);
   });
   router.use('/redoc/redoc.standalone.js', express.static(redocBundle, { maxAge: '1h' }));
+  // The validator ignores these paths (they are not in the contract), so nothing else
+  // would answer a miss here but Express's HTML page: keep our error shape.
+  router.use((req, _res, next) => {
+    if (/^\/(docs|redoc|openapi\.yaml)(\/|$)/.test(req.path)) return next(new NotFoundError(`no route ${req.method} ${req.path}`));
+    next();
+  });
   return router;
 }
