@@ -27,9 +27,22 @@ const ConfigSchema = z.object({
     .describe('as root: where embedded Postgres binaries and data go when the postgres user cannot reach MIA_DATA_DIR'),
   MIA_ADMIN_TOKEN: z.string().min(16).optional().describe('operator bearer token (required in production)'),
   MIA_DB_POOL_SIZE: int(1, 200).default(10).describe('query connections per API process'),
+  MIA_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000).describe('time a client has to send complete request headers, ms'),
+  MIA_REQUEST_TIMEOUT_MS: int(1000, 3_600_000)
+    .default(30_000)
+    .describe('time a client has to send the whole request (headers and body), ms; not the wait for the answer'),
+  MIA_MAX_CONNECTIONS: int(0, 10_000_000)
+    .default(0)
+    .describe('open connections per process before new ones are dropped; 0 = 80% of the file-descriptor limit'),
   MIA_LEASE_BASE_SECONDS: int(1, 3600).default(30).describe('lease every claim gets, seconds'),
   MIA_LEASE_MS_PER_TOKEN: int(0, 60_000).default(100).describe('extra lease per max_tokens, ms'),
   MIA_MAX_ATTEMPTS: int(1, 100).default(3).describe('claims before a job is dead-lettered'),
+  MIA_LEASE_MAX_SECONDS: int(10, 86_400)
+    .default(600)
+    .describe('oldest a lease may get, seconds since its claim, whatever the heartbeats say'),
+  MIA_HEARTBEAT_CLAIM_GRACE_SECONDS: int(0, 300)
+    .default(10)
+    .describe('a job claimed this recently is not released for missing from a heartbeat, seconds'),
   MIA_HISTORY_TURNS: int(0, 500).default(20).describe('earlier chat turns put into messages'),
   MIA_HISTORY_MAX_CHARS: int(0, 1_000_000).default(16_000).describe('character budget of that history'),
   MIA_MAX_TOKENS_DEFAULT: int(1, 131_072).default(512).describe('max_tokens when a chat sends none'),

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'rate_limited'
   | 'job_failed'
   | 'timeout'
+  | 'request_timeout'
   | 'database_unavailable'
   | 'shutting_down'
   | 'internal';

@@ -11,6 +11,7 @@ import { ClaimDispatcher } from './queue/claimDispatcher.ts';
 import { CompletionWaiters } from './queue/completionWaiters.ts';
 import { NotificationListener } from './queue/notificationListener.ts';
 import { createApp } from './app.ts';
+import { applyServerLimits, connectionsCheckingIntervalMs } from './http/serverLimits.ts';
 import { startMaintenance } from './maintenance/startMaintenance.ts';
 import { log } from './log.ts';
 
@@ -61,7 +62,7 @@ export async function startServer(config: Config, options: { databaseUrl: string
   }, config.MIA_FALLBACK_POLL_MS);
   fallback.unref();
 
-  const server = http.createServer(createApp(ctx));
+  const server = http.createServer({ connectionsCheckingInterval: connectionsCheckingIntervalMs(config) }, createApp(ctx));
   // Responses still to be written when SIGTERM comes: each is marked
   // Connection: close, so its keep-alive socket ends with it and close() does not
   // wait out keepAliveTimeout. (Requests arriving while draining: see app.ts.)
@@ -70,9 +71,7 @@ export async function startServer(config: Config, options: { databaseUrl: string
     unanswered.add(res);
     res.once('close', () => unanswered.delete(res));
   });
-  // Miners keep connections open between long-polls; don't drop them first.
-  server.keepAliveTimeout = 75_000;
-  server.headersTimeout = 80_000;
+  applyServerLimits(server, config);
   // If start-up fails past this point, undo what was started (in reverse order).
   const abandon = async (listening: boolean) => {
     clearInterval(fallback);

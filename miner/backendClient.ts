@@ -215,10 +215,12 @@ export class BackendClient {
     status: MinerStatus,
     signal?: AbortSignal,
     reason?: string,
+    /** Lease tokens of the jobs in hand: only their leases are extended; others are given back. */
+    running: readonly string[] = [],
   ): Promise<{ status: string; leases_extended?: number }> {
     const { body } = await this.request('POST', `/miner/${encodeURIComponent(minerId)}/status`, {
       // The backend keeps at most 1000 characters of a reason.
-      body: reason ? { status, reason: reason.slice(0, 1000) } : { status },
+      body: { status, ...(reason ? { reason: reason.slice(0, 1000) } : {}), running },
       signal,
     });
     return StatusReplySchema.parse(body);

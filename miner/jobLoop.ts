@@ -50,6 +50,7 @@ export interface JobLoopOptions {
 
 export class JobLoop {
   /** Every job not yet settled: generating, or its result still being delivered. */
+  /** Runs by lease token (a job id can come back under a new lease). */
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Jobs llama-server is generating for (or waiting to generate for): the busy slots. */
   private generating = 0;
@@ -194,7 +195,7 @@ export class JobLoop {
   }
 
   private startJob(job: ClaimedJob): void {
-    this.options.status.jobStarted(job.lease_expires_at);
+    this.options.status.jobStarted(job.lease_expires_at, job.lease_token);
     this.generating += 1;
     let slotHeld = true;
     const releaseSlot = () => {
@@ -211,13 +212,15 @@ export class JobLoop {
         }),
       )
       .finally(() => {
-        this.inFlight.delete(job.job_id);
+        // Keyed by lease, not job: the same job re-claimed under a new lease while this
+        // run still posts its result is another entry, which this cleanup must not remove.
+        this.inFlight.delete(job.lease_token);
         // Busy (and heartbeating its lease) until the result is delivered.
-        this.options.status.jobFinished();
+        this.options.status.jobFinished(job.lease_token);
         if (slotHeld) releaseSlot();
         else this.onSlotFreed(); // a place for a result in delivery came free
       });
-    this.inFlight.set(job.job_id, running);
+    this.inFlight.set(job.lease_token, running);
   }
 
   /**

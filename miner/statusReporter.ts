@@ -22,7 +22,8 @@ export interface StatusReporterOptions {
 }
 
 export class StatusReporter {
-  private busyJobs = 0;
+  /** Lease tokens of the jobs being worked on: the heartbeat names them, and only they are extended. */
+  private readonly running = new Set<string>();
   private offlineReason: string | undefined;
   private draining = false;
   private lastSent: MinerStatus | undefined;
@@ -37,24 +38,24 @@ export class StatusReporter {
   get status(): MinerStatus {
     if (this.draining) return 'draining';
     if (this.offlineReason !== undefined) return 'offline';
-    return this.busyJobs > 0 ? 'busy' : 'idle';
+    return this.running.size > 0 ? 'busy' : 'idle';
   }
 
   start(): void {
     this.loop ??= this.run();
   }
 
-  jobStarted(leaseExpiresAt: string): void {
-    this.busyJobs += 1;
+  jobStarted(leaseExpiresAt: string, leaseToken: string): void {
+    this.running.add(leaseToken);
     const ms = Date.parse(leaseExpiresAt) - Date.now();
     // Clocks of miner and backend differ; a nonsensical lease still gets a safe beat.
     this.leaseMs = Math.min(this.leaseMs, Number.isFinite(ms) && ms > 0 ? ms : 3000);
     this.poke();
   }
 
-  jobFinished(): void {
-    this.busyJobs = Math.max(0, this.busyJobs - 1);
-    if (this.busyJobs === 0) this.leaseMs = Number.POSITIVE_INFINITY;
+  jobFinished(leaseToken: string): void {
+    this.running.delete(leaseToken);
+    if (this.running.size === 0) this.leaseMs = Number.POSITIVE_INFINITY;
     this.poke();
   }
 
@@ -69,7 +70,7 @@ export class StatusReporter {
   }
 
   private heartbeatMs(): number {
-    if (this.busyJobs === 0) return this.options.idleHeartbeatMs ?? 30_000;
+    if (this.running.size === 0) return this.options.idleHeartbeatMs ?? 30_000;
     // Three beats per lease: one lost heartbeat never costs the job.
     return Math.max(250, Math.min(this.options.maxBusyHeartbeatMs ?? 10_000, this.leaseMs / 3));
   }
@@ -86,7 +87,9 @@ export class StatusReporter {
       const status = this.status;
       try {
         const reason = status === 'offline' ? this.offlineReason : undefined;
-        const reply = await this.options.backend.reportStatus(this.options.minerId, status, signal, reason);
+        const reply = await this.options.backend.reportStatus(this.options.minerId, status, signal, reason, [
+          ...this.running,
+        ]);
         if (status !== this.lastSent) {
           this.options.logger.info(`status ${status}`, {
             reason: status === 'offline' ? this.offlineReason : undefined,

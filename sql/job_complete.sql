@@ -1,7 +1,7 @@
 -- Store successful results of one miner, one or many in one statement.
 -- :results is a JSON array of {job_id, lease_token, output, tool_calls,
 -- tokens_generated, prompt_tokens}. Fencing: only a running job held by this
--- miner (and, when a lease token is sent, by that lease) is completed; others
+-- miner under that lease is completed; others
 -- are left untouched and classified by the caller (sql/job_result_check.sql).
 -- The same statement counts the work to the miner and writes the assistant's
 -- chat-log row, so a result is never half stored.
@@ -10,14 +10,21 @@ WITH input AS (
   FROM jsonb_to_recordset(:results::jsonb) AS r(job_id uuid, lease_token uuid, output text,
                                                 tool_calls jsonb, tokens_generated integer,
                                                 prompt_tokens integer)
+), locked AS (
+  -- Lock order (sql/LOCK_ORDER.md): the jobs by id, then the miner (in `counted`).
+  SELECT j.id
+  FROM mia.jobs AS j JOIN input AS i ON j.id = i.job_id
+  WHERE j.status = 'running' AND j.miner_id = :miner_id AND j.lease_token = i.lease_token
+  ORDER BY j.id
+  FOR UPDATE OF j
 ), done AS (
   UPDATE mia.jobs AS j
   SET status = 'completed', output = i.output, tool_calls = i.tool_calls,
       tokens_generated = i.tokens_generated, prompt_tokens = i.prompt_tokens, error = NULL,
       completed_at = now(), lease_expires_at = NULL
-  FROM input AS i
-  WHERE j.id = i.job_id AND j.status = 'running' AND j.miner_id = :miner_id
-    AND (i.lease_token IS NULL OR j.lease_token = i.lease_token)
+  FROM input AS i, locked AS l
+  WHERE j.id = i.job_id AND j.id = l.id AND j.status = 'running' AND j.miner_id = :miner_id
+    AND j.lease_token = i.lease_token
   RETURNING j.id, j.business_id, j.session_id, j.output, j.tokens_generated,
             extract(epoch FROM now() - j.claimed_at) AS seconds
 ), counted AS (

@@ -14,5 +14,5 @@ SET status           = CASE WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE
     completed_at     = CASE WHEN j.attempts >= j.max_attempts THEN now() END
 FROM input AS i
 WHERE j.id = i.job_id AND j.status = 'running' AND j.miner_id = :miner_id
-  AND (i.lease_token IS NULL OR j.lease_token = i.lease_token)
+  AND j.lease_token = i.lease_token
 RETURNING j.id AS job_id, j.status

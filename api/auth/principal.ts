@@ -22,6 +22,8 @@ export function bearerToken(header: string | undefined): string | null {
  */
 export class PrincipalResolver {
   private readonly cache = new Map<string, { principal: Principal | null; expires: number }>();
+  /** Bumped by every forget, so a lookup that was in flight across one knows it. */
+  private forgets = 0;
 
   constructor(
     private readonly db: DatabasePool,
@@ -37,24 +39,31 @@ export class PrincipalResolver {
     const cached = this.cache.get(hash);
     if (cached && cached.expires > Date.now()) return cached.principal;
 
-    let principal: Principal | null = null;
-    if (token.startsWith(secretPrefix.business)) {
-      const row = await businesses.findByKeyHash(this.db, hash);
-      if (row) principal = { kind: 'business', businessId: row.id, systemPrompt: row.system_prompt, priority: row.priority };
-    } else {
-      const row = await miners.findByKeyHash(this.db, hash);
-      if (row) principal = { kind: 'miner', minerId: row.id };
-    }
+    const forgetsBefore = this.forgets;
+    const principal = await this.lookup(token, hash);
     // Unknown keys are not cached: a key created on another process works at once.
-    if (principal && this.cacheSeconds > 0) {
+    // Nor is an answer read while a forget happened: it may be the key just rotated away,
+    // read before the rotation committed, and caching it would revive it until it expires.
+    if (principal && this.cacheSeconds > 0 && this.forgets === forgetsBefore) {
       if (this.cache.size > 50_000) this.cache.clear();
       this.cache.set(hash, { principal, expires: Date.now() + this.cacheSeconds * 1000 });
     }
     return principal;
   }
 
+  /** The database lookup of a key; protected so a test can hold it mid-flight. */
+  protected async lookup(token: string, hash: string): Promise<Principal | null> {
+    if (token.startsWith(secretPrefix.business)) {
+      const row = await businesses.findByKeyHash(this.db, hash);
+      return row ? { kind: 'business', businessId: row.id, systemPrompt: row.system_prompt, priority: row.priority } : null;
+    }
+    const row = await miners.findByKeyHash(this.db, hash);
+    return row ? { kind: 'miner', minerId: row.id } : null;
+  }
+
   /** Forget everything cached for a business (after key rotation or a profile change). */
   forgetBusiness(businessId: string): void {
+    this.forgets++;
     for (const [hash, entry] of this.cache) {
       if (entry.principal?.kind === 'business' && entry.principal.businessId === businessId) this.cache.delete(hash);
     }

@@ -13,7 +13,7 @@ export type ResultItem = {
   prompt_tokens?: number;
   tool_calls?: object[] | null;
   error?: string;
-  lease_token?: string;
+  lease_token: string;
 };
 
 export type Outcome = {
@@ -39,7 +39,7 @@ function explain(item: ResultItem, row: ResultCheckRow | undefined, minerId: str
     return { job_id, outcome: 'forbidden', status: null, message: 'this job was never leased to the caller' };
   }
   const heldByCaller = row.miner_id === minerId;
-  if (row.status === 'completed' && heldByCaller && (!item.lease_token || item.lease_token === row.lease_token)) {
+  if (row.status === 'completed' && heldByCaller && item.lease_token === row.lease_token) {
     const same = item.success && row.output === (item.output ?? null) && row.tokens_generated === (item.tokens_generated ?? null);
     return same
       ? { job_id, outcome: 'duplicate', duplicate: true, status: row.status, message: 'result already stored; nothing changed' }
@@ -60,7 +60,7 @@ export async function submitResults(ctx: AppContext, minerId: string, items: rea
   const completed = new Set(
     successes.length === 0 ? [] : await jobs.complete(ctx.db, minerId, successes.map((i) => ({
       job_id: i.job_id,
-      lease_token: i.lease_token ?? null,
+      lease_token: i.lease_token,
       output: i.output ?? '',
       tool_calls: i.tool_calls && i.tool_calls.length > 0 ? i.tool_calls : null,
       tokens_generated: i.tokens_generated ?? 0,
@@ -70,7 +70,7 @@ export async function submitResults(ctx: AppContext, minerId: string, items: rea
   const failed = new Map(
     failures.length === 0 ? [] : (await jobs.failAttempt(ctx.db, minerId, failures.map((i) => ({
       job_id: i.job_id,
-      lease_token: i.lease_token ?? null,
+      lease_token: i.lease_token,
       error: i.error ?? 'the miner reported a failure without a reason',
     })))).map((r) => [r.job_id, r.status] as const),
   );

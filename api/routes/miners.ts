@@ -70,11 +70,19 @@ export function minerRoutes(ctx: AppContext): Router {
 
   router.post('/miner/:miner_id/status', async (req, res) => {
     const minerId = await requireMinerSelf(ctx, req, req.params.miner_id!);
-    const { status, reason } = req.body as { status: MinerRow['status']; reason?: string };
+    const { status, reason, running } = req.body as { status: MinerRow['status']; reason?: string; running?: string[] };
     let released = 0;
     if (status === 'offline') released = (await miners.releaseJobs(ctx.db, minerId)).length;
-    const row = await miners.heartbeat(ctx.db, minerId, status, reason ?? null, leaseSettings(ctx.config));
+    // A report without `running` names no job: it extends no lease (a miner cannot keep
+    // jobs alive it is not working on by merely reporting in).
+    const row = await miners.heartbeat(ctx.db, minerId, status, reason ?? null, {
+      ...leaseSettings(ctx.config),
+      running: running ?? [],
+      lease_max_s: ctx.config.MIA_LEASE_MAX_SECONDS,
+      claim_grace_s: ctx.config.MIA_HEARTBEAT_CLAIM_GRACE_SECONDS,
+    });
     if (!row) throw new NotFoundError('no such miner');
+    released += row.jobs_released;
     res.json({
       status: row.status as MinerRow['status'],
       message: released > 0 ? `status recorded; ${released} running job(s) returned to the queue` : 'status recorded',

@@ -20,10 +20,17 @@ const register = defineQuery<MinerSpecs & { auth_key_hash: string }, typeof IdRo
 const updateSpecs = defineQuery<MinerSpecs & { id: string }, typeof IdRow>('miner_update_specs', IdRow);
 const findByKeyHash = defineQuery<{ auth_key_hash: string }, typeof IdRow>('miner_find_by_key_hash', IdRow);
 const list = defineQuery<Record<string, never>, typeof MinerRow>('miner_list', MinerRow);
-const HeartbeatRow = z.object({ status: z.string(), leases_extended: z.number() });
-const heartbeat = defineQuery<{ miner_id: string; status: string; reason: string | null } & Lease, typeof HeartbeatRow>(
+const HeartbeatJobsRow = z.object({ leases_extended: z.number(), jobs_released: z.number() });
+/** Per-job leases (sql/miner_heartbeat_jobs.sql): the lease tokens the miner is working on, and the bounds. */
+export type HeartbeatLeases = { running: readonly string[]; lease_max_s: number; claim_grace_s: number };
+const heartbeatJobs = defineQuery<{ miner_id: string } & Lease & HeartbeatLeases, typeof HeartbeatJobsRow>(
+  'miner_heartbeat_jobs',
+  HeartbeatJobsRow,
+);
+const StatusRow = z.object({ status: z.string() });
+const heartbeat = defineQuery<{ miner_id: string; status: string; reason: string | null }, typeof StatusRow>(
   'miner_heartbeat',
-  HeartbeatRow,
+  StatusRow,
 );
 const touch = defineQuery<{ miner_id: string }, z.ZodUnknown>('miner_touch', z.unknown());
 const releaseJobs = defineQuery<{ miner_id: string }, typeof IdRow>('miner_release_jobs', IdRow);
@@ -34,8 +41,19 @@ export const miners = {
   findByKeyHash: (db: DatabasePool, authKeyHash: string) =>
     db.maybeOne(findByKeyHash({ auth_key_hash: authKeyHash })),
   list: (db: DatabasePool) => db.any(list({})),
-  heartbeat: (db: DatabasePool, minerId: string, status: string, reason: string | null, lease: Lease) =>
-    db.maybeOne(heartbeat({ miner_id: minerId, status, reason, ...lease })),
+  heartbeat: (
+    db: DatabasePool,
+    minerId: string,
+    status: string,
+    reason: string | null,
+    lease: Lease & HeartbeatLeases,
+  ) =>
+    // One transaction, jobs first, then the miner: the schema's lock order (sql/LOCK_ORDER.md).
+    db.transaction(async (tx) => {
+      const jobs = await tx.one(heartbeatJobs({ miner_id: minerId, ...lease }));
+      const miner = await tx.maybeOne(heartbeat({ miner_id: minerId, status, reason }));
+      return miner ? { ...miner, ...jobs } : null;
+    }),
   touch: async (db: DatabasePool, minerId: string) => {
     await db.query(touch({ miner_id: minerId }));
   },

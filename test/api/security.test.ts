@@ -65,7 +65,7 @@ describe('authentication and authorisation', () => {
     // Claiming in thief's name with thief's key but naming the holder is refused earlier.
     const impersonated = await api.request('POST', '/job/result', {
       token: thief.auth_key,
-      body: { job_id: claimed.body.job_id, miner_id: holder.miner_id, success: true, output: 'x', tokens_generated: 1 },
+      body: { job_id: claimed.body.job_id, miner_id: holder.miner_id, lease_token: claimed.body.lease_token, success: true, output: 'x', tokens_generated: 1 },
     });
     assert.equal(impersonated.status, 403);
     const job = await api.request('GET', `/job/${claimed.body.job_id}/result`, { token: business.api_key });
@@ -198,7 +198,7 @@ describe('malformed requests', () => {
 
   it('answers a result without output, a malformed uuid and an unknown route with 4xx naming the problem', async () => {
     const miner = await registerMiner(api);
-    const noOutput = await api.request('POST', '/job/result', { token: miner.auth_key, body: { job_id: randomUUID(), miner_id: miner.miner_id, success: true, tokens_generated: 3 } });
+    const noOutput = await api.request('POST', '/job/result', { token: miner.auth_key, body: { job_id: randomUUID(), miner_id: miner.miner_id, lease_token: randomUUID(), success: true, tokens_generated: 3 } });
     assert.equal(noOutput.status, 400);
     assert.match(noOutput.body.error.message, /output/);
     const badId = await api.request('GET', `/job/next?miner_id=not-a-uuid`, { token: miner.auth_key });

@@ -67,7 +67,7 @@ describe('fuzzing every route from openapi.yaml', function () {
     const miner = await registerMiner(api);
     const result = await api.request('POST', '/job/result', {
       token: miner.auth_key,
-      body: { job_id: '00000000-0000-4000-8000-000000000000', miner_id: miner.miner_id, success: true, output: 'x', tokens_generated: 2 ** 53 - 1 },
+      body: { job_id: '00000000-0000-4000-8000-000000000000', miner_id: miner.miner_id, lease_token: '00000000-0000-4000-8000-000000000000', success: true, output: 'x', tokens_generated: 2 ** 53 - 1 },
     });
     assert.equal(result.status, 400, result.text);
     assert.match(result.text, /tokens_generated/);

@@ -47,7 +47,7 @@ describe('DBA views and repair functions', () => {
     const expired = await registerMiner(api);
     const offline = await registerMiner(api);
     const a = await submitChat(api, business, { message: 'a' });
-    await claimJob(api, expired);
+    const expiredClaim = (await claimJob(api, expired)).body;
     const b = await submitChat(api, business, { message: 'b' });
     await claimJob(api, offline);
     const c = await submitChat(api, business, { message: 'c' });
@@ -86,7 +86,7 @@ describe('DBA views and repair functions', () => {
     const next = await claimJob(api, healthy);
     assert.equal(next.body.job_id, a.body.job_id, 'the requeued job is claimable again');
     assert.equal(next.body.attempt, 2);
-    const late = await postResult(api, expired, { job_id: a.body.job_id });
+    const late = await postResult(api, expired, expiredClaim);
     assert.equal(late.status, 409, 'its former holder can no longer complete it');
   });
 

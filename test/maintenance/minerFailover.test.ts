@@ -79,7 +79,7 @@ describe('failover of a job whose miner vanished (maintenance worker running)', 
     await waitFor('the lease to outlive its first expiry', async () => {
       const beat = await api.request('POST', `/miner/${worker.miner_id}/status`, {
         token: worker.auth_key,
-        body: { status: 'busy' },
+        body: { status: 'busy', running: [claimed.body.lease_token] },
       });
       assert.equal(beat.status, 200);
       const [row] = await sql<{ now_ms: number }>(

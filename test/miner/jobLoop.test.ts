@@ -21,7 +21,8 @@ function job(id: string): ClaimedJob {
     messages: [{ role: 'user', content: 'hi' }],
     tools: null,
     tool_choice: null,
-    lease_token: '00000000-0000-4000-8000-000000000001',
+    // One lease per job, as the backend hands out (the loop tracks runs by lease).
+    lease_token: `00000000-0000-4000-8000-${Buffer.from(id).toString('hex').slice(0, 12).padStart(12, '0')}`,
     lease_expires_at: new Date(Date.now() + 30_000).toISOString(),
   };
 }

@@ -36,9 +36,9 @@ describe('status reporter', () => {
     reporter.start();
     await eventually(() => sent.length === 1);
     for (let i = 0; i < 20; i += 1) {
-      reporter.jobStarted(lease());
+      reporter.jobStarted(lease(), `lease-${i}`);
       await pause(5);
-      reporter.jobFinished();
+      reporter.jobFinished(`lease-${i}`);
       await pause(5);
     }
     await pause(50);
@@ -52,7 +52,7 @@ describe('status reporter', () => {
     const { sent, reporter } = reporterWith({ idleAfterMs: 0, delayMs: 100 });
     reporter.start();
     await pause(20); // the first report (idle) is on its way
-    reporter.jobStarted(lease());
+    reporter.jobStarted(lease(), 'lease-a');
     await eventually(
       () => sent.length === 2,
       1000,
@@ -66,7 +66,7 @@ describe('status reporter', () => {
     const { sent, reporter } = reporterWith({ idleAfterMs: 60_000 });
     reporter.start();
     await eventually(() => sent.length === 1);
-    reporter.jobStarted(lease());
+    reporter.jobStarted(lease(), 'lease-a');
     await eventually(() => sent.length === 2);
     reporter.setOffline('llama-server crashed');
     await eventually(() => sent.length === 3, 1000);
