@@ -3,16 +3,32 @@
 -- n jobs repeats its id n times; the dispatcher serving several parked miners
 -- lists each of them. SKIP LOCKED lets any number of claimers run at once
 -- without waiting on each other or taking the same job twice.
-WITH picked AS (
+--
+-- Slots are enforced here: each miner gets at most its registered `slots` minus the jobs
+-- it already runs (counted through jobs_running_miner_idx), however often it asks, so a
+-- miner registered with slots=1 cannot hoard the queue. The miner rows are read, not
+-- locked (lock order, sql/LOCK_ORDER.md: jobs before miners).
+WITH wanted AS (
+  SELECT w.miner_id, w.ord, row_number() OVER (PARTITION BY w.miner_id ORDER BY w.ord) AS nth
+  FROM unnest(:miner_ids::uuid[]) WITH ORDINALITY AS w(miner_id, ord)
+), room AS (
+  SELECT m.id, m.slots - (SELECT count(*) FROM mia.jobs AS r WHERE r.miner_id = m.id AND r.status = 'running') AS free
+  FROM mia.miners AS m
+  WHERE m.id IN (SELECT miner_id FROM wanted)
+), allowed AS (
+  SELECT coalesce(array_agg(w.miner_id ORDER BY w.ord), '{}') AS ids
+  FROM wanted AS w JOIN room AS r ON r.id = w.miner_id
+  WHERE w.nth <= r.free
+), picked AS (
   SELECT id, priority, created_at
   FROM mia.jobs
   -- Matches the partial index jobs_claim_idx (WHERE status = 'queued', ORDER BY priority, created_at).
   WHERE status = 'queued' AND run_after <= now()
   ORDER BY priority, created_at
-  LIMIT cardinality(:miner_ids::uuid[])
+  LIMIT (SELECT cardinality(ids) FROM allowed)
   FOR UPDATE SKIP LOCKED
 ), assigned AS (
-  SELECT id, (:miner_ids::uuid[])[row_number() OVER (ORDER BY priority, created_at)] AS miner_id
+  SELECT id, (SELECT ids FROM allowed)[row_number() OVER (ORDER BY priority, created_at)] AS miner_id
   FROM picked
 )
 UPDATE mia.jobs AS j

@@ -41,8 +41,10 @@ export async function createMiners(db: pg.Client, count: number, prefix = 'bench
   const keys = Array.from({ length: count }, () => `mia_mk_${randomBytes(32).toString('base64url')}`);
   const names = keys.map((_, i) => `${prefix}-${i}`);
   const r = await db.query<{ id: string; name: string }>(
-    `INSERT INTO mia.miners (name, auth_key_hash)
-     SELECT n, h FROM unnest($1::text[], $2::text[]) AS t(n, h)
+    // slots 256 (the most a miner may register): the claim enforces slots, and the
+    // simulated miners' concurrency, not a slot count, is what each scenario sets.
+    `INSERT INTO mia.miners (name, auth_key_hash, slots)
+     SELECT n, h, 256 FROM unnest($1::text[], $2::text[]) AS t(n, h)
      RETURNING id, name`,
     [names, keys.map(hashSecret)],
   );

@@ -16,7 +16,7 @@ describe('claiming under concurrency', () => {
         [business.id],
       ),
     );
-    const miners: TestMiner[] = await Promise.all(Array.from({ length: 16 }, () => registerMiner(api)));
+    const miners: TestMiner[] = await Promise.all(Array.from({ length: 16 }, () => registerMiner(api, { slots: 256 })));
 
     const claimedBy = new Map<string, string[]>();
     await Promise.all(

@@ -104,6 +104,24 @@ describe('per-job leases against misbehaving miners', function () {
     }
   });
 
+  it('the hoarder: a miner never holds more running jobs than its slots', async () => {
+    const business = await createBusiness(api);
+    for (let i = 0; i < 8; i++) await submitChat(api, business, { message: `hoard ${i}` });
+    const hoarder = await registerMiner(api, { slots: 3 });
+    const batch = await api.request('GET', `/jobs/next?miner_id=${hoarder.miner_id}&max_jobs=8&wait=0`, { token: hoarder.auth_key });
+    assert.equal(batch.status, 200, batch.text);
+    assert.equal(batch.body.jobs.length, 3, 'max_jobs=8 with 3 slots gets 3');
+    for (let i = 0; i < 5; i++) assert.equal((await claimJob(api, hoarder)).status, 204, 'no more while all slots are held');
+    const honest = await registerMiner(api, { slots: 2 });
+    assert.equal((await claimJob(api, honest)).status, 200, 'the queue is not hoarded');
+    assert.equal((await postResult(api, hoarder, batch.body.jobs[0])).status, 200);
+    assert.equal((await claimJob(api, hoarder)).status, 200, 'a freed slot takes a job again');
+    const held = await withClient(api.databaseUrl, async (c) =>
+      (await c.query("SELECT count(*)::int AS n FROM mia.jobs WHERE miner_id = $1 AND status = 'running'", [hoarder.miner_id])).rows[0].n,
+    );
+    assert.equal(held, 3);
+  });
+
   it('results and heartbeats of one miner run concurrently without a deadlock', async () => {
     const miner = await registerMiner(api, { slots: 64 });
     const business = await createBusiness(api);

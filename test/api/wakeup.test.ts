@@ -26,7 +26,7 @@ describe('waking long-polling miners', () => {
 
   async function timeToMiner(chatBaseUrl: string): Promise<number> {
     const business = await createBusiness(api);
-    const miner = await registerMiner(api);
+    const miner = await registerMiner(api, { slots: 2 });
     // Warm up: the validator compiles each route's schemas on its first request.
     await request(chatBaseUrl, 'POST', '/chat', { token: business.api_key, body: { message: 'warm-up', wait: 0 } });
     await api.request('GET', `/job/next?miner_id=${miner.miner_id}&wait=0`, { token: miner.auth_key });

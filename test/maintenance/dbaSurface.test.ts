@@ -44,14 +44,14 @@ describe('DBA views and repair functions', () => {
 
   it('mia.stuck_jobs shows expired leases and jobs of offline miners, and requeue_job makes them claimable', async () => {
     const business = await createBusiness(api);
-    const expired = await registerMiner(api);
-    const offline = await registerMiner(api);
+    const expired = await registerMiner(api, { slots: 16 }); // claims several jobs without finishing them
+    const offline = await registerMiner(api, { slots: 16 }); // claims several jobs without finishing them
     const a = await submitChat(api, business, { message: 'a' });
     const expiredClaim = (await claimJob(api, expired)).body;
     const b = await submitChat(api, business, { message: 'b' });
     await claimJob(api, offline);
     const c = await submitChat(api, business, { message: 'c' });
-    const healthy = await registerMiner(api);
+    const healthy = await registerMiner(api, { slots: 16 }); // claims several jobs without finishing them
     await claimJob(api, healthy);
     await sql(
       api.databaseUrl,
@@ -92,10 +92,10 @@ describe('DBA views and repair functions', () => {
 
   it('requeue_job from psql wakes a miner that is long-polling', async () => {
     const business = await createBusiness(api);
-    const miner = await registerMiner(api);
+    const miner = await registerMiner(api, { slots: 16 }); // claims several jobs without finishing them
     const chat = await submitChat(api, business);
     await claimJob(api, miner);
-    const waiting = await registerMiner(api);
+    const waiting = await registerMiner(api, { slots: 16 }); // claims several jobs without finishing them
     const poll = claimJob(api, waiting, 10);
     // Let the long-poll park first (it claims nothing: the only job is running).
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -110,7 +110,7 @@ describe('DBA views and repair functions', () => {
 
   it('requeue_job gives a dead-lettered job its attempts back and refuses a completed one', async () => {
     const business = await createBusiness(api);
-    const miner = await registerMiner(api);
+    const miner = await registerMiner(api, { slots: 16 }); // claims several jobs without finishing them
     const failed = await submitChat(api, business, { message: 'fails' });
     await sql(
       api.databaseUrl,
@@ -148,7 +148,7 @@ describe('DBA views and repair functions', () => {
 
   it('cancel_job and fail_job finish open jobs, and their miners results are refused', async () => {
     const business = await createBusiness(api);
-    const miner = await registerMiner(api);
+    const miner = await registerMiner(api, { slots: 16 }); // claims several jobs without finishing them
     const toCancel = await submitChat(api, business, { message: 'cancel' });
     const held = await claimJob(api, miner);
     const toFail = await submitChat(api, business, { message: 'fail' });
@@ -185,7 +185,7 @@ describe('DBA views and repair functions', () => {
 
   it('mia.miner_summary counts running jobs per miner and mia.job_latency reports completed jobs', async () => {
     const business = await createBusiness(api);
-    const miner = await registerMiner(api);
+    const miner = await registerMiner(api, { slots: 16 }); // claims several jobs without finishing them
     await submitChat(api, business);
     await submitChat(api, business);
     const first = await claimJob(api, miner);
@@ -216,7 +216,7 @@ describe('DBA views and repair functions', () => {
   it('the metrics roll-up writes queue and miner figures into mia.system_metrics', async () => {
     await sql(api.databaseUrl, 'DELETE FROM mia.jobs');
     const business = await createBusiness(api);
-    const miner = await registerMiner(api);
+    const miner = await registerMiner(api, { slots: 16 }); // claims several jobs without finishing them
     await submitChat(api, business);
     await submitChat(api, business);
     await postResult(api, miner, (await claimJob(api, miner)).body, { tokens_generated: 11 });

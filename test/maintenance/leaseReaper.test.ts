@@ -38,7 +38,7 @@ describe('lease reaper', () => {
 
   it('puts a running job whose lease expired back in the queue with its attempt counted', async () => {
     const business = await createBusiness(api);
-    const miner = await registerMiner(api);
+    const miner = await registerMiner(api, { slots: 16 }); // claims several jobs without finishing them
     const chat = await submitChat(api, business);
     const claimed = await claimJob(api, miner);
     await expireLease(chat.body.job_id);
@@ -54,7 +54,7 @@ describe('lease reaper', () => {
     assert.equal(late.status, 409, 'the miner that lost its lease cannot complete the job');
     assert.equal(late.body.error.code, 'lease_lost');
 
-    const other = await registerMiner(api);
+    const other = await registerMiner(api, { slots: 16 }); // claims several jobs without finishing them
     const again = await claimJob(api, other);
     assert.equal(again.body.job_id, chat.body.job_id);
     assert.equal(again.body.attempt, 2);
@@ -62,7 +62,7 @@ describe('lease reaper', () => {
 
   it('moves a job whose expired lease was its last attempt to failed with a reason', async () => {
     const business = await createBusiness(api);
-    const miner = await registerMiner(api);
+    const miner = await registerMiner(api, { slots: 16 }); // claims several jobs without finishing them
     const chat = await submitChat(api, business);
     await claimJob(api, miner);
     await sql(api.databaseUrl, 'UPDATE mia.jobs SET attempts = max_attempts WHERE id = $1', [
@@ -85,7 +85,7 @@ describe('lease reaper', () => {
 
   it('leaves running jobs with a live lease alone', async () => {
     const business = await createBusiness(api);
-    const miner = await registerMiner(api);
+    const miner = await registerMiner(api, { slots: 16 }); // claims several jobs without finishing them
     const chat = await submitChat(api, business);
     await claimJob(api, miner);
     assert.deepEqual(await reapExpiredLeases(api.server.ctx.db), { requeued: 0, dead_lettered: 0 });
@@ -94,7 +94,7 @@ describe('lease reaper', () => {
 
   it('takes back expired jobs in several batches in one run', async () => {
     const business = await createBusiness(api);
-    const miner = await registerMiner(api);
+    const miner = await registerMiner(api, { slots: 16 }); // claims several jobs without finishing them
     for (let i = 0; i < 5; i++) await submitChat(api, business, { message: `question ${i}` });
     const claimed = await api.request('GET', `/jobs/next?miner_id=${miner.miner_id}&max_jobs=5`, {
       token: miner.auth_key,
@@ -112,7 +112,7 @@ describe('lease reaper', () => {
 
   it('skips a job another transaction holds locked instead of waiting for it', async () => {
     const business = await createBusiness(api);
-    const miner = await registerMiner(api);
+    const miner = await registerMiner(api, { slots: 16 }); // claims several jobs without finishing them
     const chat = await submitChat(api, business);
     await claimJob(api, miner);
     await expireLease(chat.body.job_id);
