@@ -19,6 +19,8 @@ import { jobRoutes } from './routes/jobs.ts';
 import { minerRoutes } from './routes/miners.ts';
 import { minerJobRoutes } from './routes/minerJobs.ts';
 import { openAiRoutes } from './routes/openai.ts';
+import { creditRoutes } from './routes/credits.ts';
+import { usageRoutes } from './routes/usage.ts';
 
 export function createApp(ctx: AppContext): Express {
   const app = express();
@@ -52,7 +54,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(finiteQuery());
   // After the validator, so the caller is known; before the handlers, so a refused request costs nothing.
   app.use(rateLimits(ctx));
-  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, openAiRoutes]) {
+  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, openAiRoutes, creditRoutes, usageRoutes]) {
     app.use(routes(ctx));
   }
   app.use(errorHandler);

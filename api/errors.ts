@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'invalid_json'
   | 'unauthorized'
   | 'forbidden'
+  | 'miner_suspended'
   | 'not_found'
   | 'method_not_allowed'
   | 'payload_too_large'
@@ -16,6 +17,7 @@ export type ErrorCode =
   | 'job_finished'
   | 'result_conflict'
   | 'rate_limited'
+  | 'budget_exceeded'
   | 'job_failed'
   | 'timeout'
   | 'request_timeout'
@@ -51,6 +53,25 @@ export class UnauthorizedError extends ApiError {
 export class ForbiddenError extends ApiError {
   constructor(message: string) {
     super(403, 'forbidden', message);
+  }
+}
+
+export class MinerSuspendedError extends ApiError {
+  constructor(reason: string | null) {
+    super(403, 'miner_suspended', `this miner is suspended${reason ? `: ${reason}` : ''}; claims are refused until the operator reinstates it`);
+  }
+}
+
+export class BudgetExceededError extends ApiError {
+  constructor(used: number, budget: number, resetsAt: Date) {
+    const retryAfter = Math.max(1, Math.ceil((resetsAt.getTime() - Date.now()) / 1000));
+    super(
+      429,
+      'budget_exceeded',
+      `monthly token budget used up (${used} of ${budget} tokens); it resets at ${resetsAt.toISOString()}`,
+      { used_tokens: used, monthly_token_budget: budget, resets_at: resetsAt.toISOString() },
+      { 'Retry-After': String(retryAfter) },
+    );
   }
 }
 

@@ -5,6 +5,7 @@
 import type { AppContext } from '../context.ts';
 import type { Principal } from '../auth/principal.ts';
 import { businesses } from '../store/businesses.ts';
+import { refuseIfOverBudget } from '../credits/budget.ts';
 import { chatLogs } from '../store/chatLogs.ts';
 import { jobs } from '../store/jobs.ts';
 import { buildMessages, type ChatMessage } from '../chat/buildMessages.ts';
@@ -51,6 +52,7 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     throw new BadRequestError(`max_tokens must be at most ${config.MIA_MAX_TOKENS_LIMIT}`);
   }
   const { business, idempotencyKey } = input;
+  await refuseIfOverBudget(ctx, business.id);
   if (idempotencyKey) {
     const existing = await jobs.findByIdempotencyKey(ctx.db, business.id, idempotencyKey);
     if (existing) return { jobId: existing, created: false };

@@ -4,6 +4,8 @@ import type { AppContext } from '../context.ts';
 import { jobs, type ResultCheckRow } from '../store/jobs.ts';
 import type { JobStatus } from '../store/rows.ts';
 import { BadRequestError } from '../errors.ts';
+import { completeAndCredit, recordMinerEvents } from '../credits/creditResults.ts';
+import type { MinerJobEvent } from '../store/credits.ts';
 
 export type ResultItem = {
   job_id: string;
@@ -57,16 +59,17 @@ export async function submitResults(ctx: AppContext, minerId: string, items: rea
   const successes = items.filter((i) => i.success);
   const failures = items.filter((i) => !i.success);
 
-  const completed = new Set(
-    successes.length === 0 ? [] : await jobs.complete(ctx.db, minerId, successes.map((i) => ({
+  // Completion and credit in one transaction (api/credits/creditResults.ts).
+  const credited = successes.length === 0 ? null : await completeAndCredit(ctx, minerId, successes.map((i) => ({
       job_id: i.job_id,
       lease_token: i.lease_token,
       output: i.output ?? '',
       tool_calls: i.tool_calls && i.tool_calls.length > 0 ? i.tool_calls : null,
       tokens_generated: i.tokens_generated ?? 0,
       prompt_tokens: i.prompt_tokens ?? null,
-    }))),
-  );
+  })));
+  const completed = new Set(credited?.completed ?? []);
+  const cancelledCredited = new Set(credited?.cancelledCredited ?? []);
   const failed = new Map(
     failures.length === 0 ? [] : (await jobs.failAttempt(ctx.db, minerId, failures.map((i) => ({
       job_id: i.job_id,
@@ -80,7 +83,7 @@ export async function submitResults(ctx: AppContext, minerId: string, items: rea
     unexplained.length === 0 ? [] : (await jobs.resultCheck(ctx.db, minerId, unexplained)).map((r) => [r.job_id, r] as const),
   );
 
-  return items.map((item): Outcome => {
+  const outcomes = items.map((item): Outcome => {
     if (completed.has(item.job_id)) {
       completed.delete(item.job_id); // a repeated id within one batch counts once
       return { job_id: item.job_id, outcome: 'accepted', status: 'completed', message: 'result stored' };
@@ -95,6 +98,15 @@ export async function submitResults(ctx: AppContext, minerId: string, items: rea
         message: failedStatus === 'failed' ? 'failure recorded; no attempts left, the job failed' : 'failure recorded; the job was requeued',
       };
     }
-    return explain(item, checks.get(item.job_id), minerId);
+    const explained = explain(item, checks.get(item.job_id), minerId);
+    if (cancelledCredited.has(item.job_id)) explained.message += ' (the work done before the cancellation is credited)';
+    return explained;
   });
+  await recordMinerEvents(ctx, minerId, outcomes.flatMap((o, i): MinerJobEvent[] =>
+    items[i]!.success === false && o.outcome === 'accepted' ? [{ job_id: o.job_id, kind: 'aborted' as const }]
+    // A cancellation is the business's doing, not the miner's: not counted.
+    : (o.outcome === 'lease_lost' && o.status !== 'cancelled') || o.outcome === 'forbidden' || o.outcome === 'result_conflict'
+      ? [{ job_id: o.job_id, kind: 'refused' as const }]
+    : []));
+  return outcomes;
 }

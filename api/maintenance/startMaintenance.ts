@@ -35,6 +35,8 @@ import { metricsRollup, metricsRollupDefaults } from './metricsRollup.ts';
 import { jobCleaner, jobCleanerDefaults } from './jobCleaner.ts';
 import { webhookSender, webhookTaskName } from './webhookSender.ts';
 import { startSupervisedRunner } from './supervisedRunner.ts';
+import { uptimeCredit } from './uptimeCredit.ts';
+import { trustGrant } from './trustGrant.ts';
 
 export type Maintenance = {
   /** Stop scheduling, let running tasks finish, close the worker's pool. Call before the main pool closes. */
@@ -54,7 +56,20 @@ function periodicTasks(config: Config, db: DatabasePool): PeriodicTask[] {
       intervalMs: config.MIA_METRICS_ROLLUP_INTERVAL_MS,
       ...metricsRollupDefaults,
     }),
+    trustGrant(db, {
+      intervalMs: config.MIA_TRUST_CHECK_INTERVAL_MS,
+      minJobs: config.MIA_TRUST_MIN_JOBS,
+      minDays: config.MIA_TRUST_MIN_DAYS,
+    }),
   ];
+  if (config.MIA_UPTIME_CREDITS_PER_HOUR > 0) {
+    tasks.push(
+      uptimeCredit(db, {
+        intervalMs: config.MIA_UPTIME_CREDIT_INTERVAL_MS,
+        creditsPerHour: config.MIA_UPTIME_CREDITS_PER_HOUR,
+      }),
+    );
+  }
   if (config.MIA_JOB_RETENTION_HOURS > 0) {
     tasks.push(
       jobCleaner(db, {

@@ -2,6 +2,7 @@
 import { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { businesses } from '../store/businesses.ts';
+import { creditReports } from '../store/creditReports.ts';
 import { generateSecret, hashSecret } from '../auth/secrets.ts';
 import { principalOf } from '../http/auth.ts';
 import { NotFoundError } from '../errors.ts';
@@ -14,6 +15,7 @@ type BusinessBody = {
   contact_phone?: string;
   system_prompt?: string;
   priority?: number;
+  monthly_token_budget?: number | null;
 };
 
 function present(row: BusinessRow) {
@@ -67,6 +69,7 @@ export function businessRoutes(ctx: AppContext): Router {
       priority: body.priority ?? null,
     });
     if (!row) throw new NotFoundError('no such business');
+    if (body.monthly_token_budget !== undefined) await creditReports.setBudget(ctx.db, id, body.monthly_token_budget);
     ctx.principals.forgetBusiness(id);
     res.json(present(row));
   });

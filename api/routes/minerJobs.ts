@@ -8,6 +8,7 @@ import { requireMinerSelf } from '../http/auth.ts';
 import { ApiError, ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
 import { checkResultFields, submitResults, type Outcome, type ResultItem } from '../jobs/submitResults.ts';
 import { errorFields, log } from '../log.ts';
+import { refuseIfSuspended } from '../credits/claimGuard.ts';
 
 function presentJob(job: ClaimedJobRow) {
   return {
@@ -44,6 +45,7 @@ export function minerJobRoutes(ctx: AppContext): Router {
 
   async function claim(req: Request, res: Response, maxJobs: number): Promise<readonly ClaimedJobRow[]> {
     const minerId = await requireMinerSelf(ctx, req, String(req.query.miner_id));
+    await refuseIfSuspended(ctx, minerId);
     touch(minerId);
     const wait = Number(req.query.wait ?? 0);
     const seen = ctx.dispatcher.currentGeneration();
@@ -59,6 +61,7 @@ export function minerJobRoutes(ctx: AppContext): Router {
       await jobStore.release(ctx.db, claimed.map((j) => j.lease_token));
       return [];
     }
+    if (claimed.length > 0) await refuseIfSuspended(ctx, minerId, claimed); // suspended while parked
     return claimed;
   }
 

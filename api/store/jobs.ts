@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DatabasePool } from 'slonik';
+import type { CommonQueryMethods, DatabasePool } from 'slonik';
 import { defineQuery } from '../db/defineQuery.ts';
 import { ClaimedJobRow, IdRow, JobIdRow, JobRow, JobStatus } from './rows.ts';
 import type { Lease } from './miners.ts';
@@ -80,7 +80,7 @@ export const jobs = {
     db.any(claim({ miner_ids: minerIds, ...lease })),
   release: (db: DatabasePool, leaseTokens: readonly string[]) =>
     db.any(release({ lease_tokens: leaseTokens })),
-  complete: async (db: DatabasePool, minerId: string, results: readonly SuccessResult[]) =>
+  complete: async (db: CommonQueryMethods, minerId: string, results: readonly SuccessResult[]) =>
     (await db.any(complete({ miner_id: minerId, results: JSON.stringify(results) }))).map((r) => r.job_id),
   failAttempt: (db: DatabasePool, minerId: string, results: readonly FailureResult[]) =>
     db.any(failAttempt({ miner_id: minerId, results: JSON.stringify(results) })),

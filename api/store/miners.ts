@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DatabasePool } from 'slonik';
+import type { CommonQueryMethods, DatabasePool } from 'slonik';
 import { defineQuery } from '../db/defineQuery.ts';
 import { IdRow, MinerRow } from './rows.ts';
 
@@ -57,5 +57,5 @@ export const miners = {
   touch: async (db: DatabasePool, minerId: string) => {
     await db.query(touch({ miner_id: minerId }));
   },
-  releaseJobs: (db: DatabasePool, minerId: string) => db.any(releaseJobs({ miner_id: minerId })),
+  releaseJobs: (db: CommonQueryMethods, minerId: string) => db.any(releaseJobs({ miner_id: minerId })),
 };

@@ -1,0 +1,73 @@
+// Crediting accepted results. The completion (sql/job_complete.sql), the
+// plausibility checks and the ledger row (sql/miner_credit_job.sql) share one
+// transaction: a job is never completed without its credit or suspicion, and
+// never credited without being completed. Work on a job the business
+// cancelled while this miner held it is credited the same way.
+import type { AppContext } from '../context.ts';
+import { jobs, type SuccessResult } from '../store/jobs.ts';
+import { credits, type FactsRow, type MinerJobEvent, type Verdict } from '../store/credits.ts';
+import { judgeResult } from './plausibility.ts';
+import { suspendIfDue } from './suspension.ts';
+import { errorFields, log } from '../log.ts';
+
+export type CreditedCompletion = { completed: string[]; cancelledCredited: string[]; suspicions: number };
+
+function verdictOf(row: FactsRow, sent: SuccessResult | undefined): Verdict {
+  // A cancelled job keeps no output: judge it by what the miner sent.
+  const cancelled = row.status === 'cancelled';
+  const tokens = row.tokens_generated ?? sent?.tokens_generated ?? 0;
+  const suspicion = judgeResult({
+    model: row.model,
+    maxTokens: row.max_tokens,
+    tokensGenerated: tokens,
+    promptTokens: row.prompt_tokens ?? (cancelled ? (sent?.prompt_tokens ?? null) : null),
+    outputBytes: cancelled ? Buffer.byteLength(sent?.output ?? '') : row.output_bytes,
+    toolCallsBytes: cancelled ? (sent?.tool_calls ? Buffer.byteLength(JSON.stringify(sent.tool_calls)) : 0) : row.tool_calls_bytes,
+    promptBytes: row.prompt_bytes,
+    messageCount: row.message_count,
+    seconds: row.seconds,
+  });
+  return { job_id: row.job_id, tokens, reason: suspicion?.reason ?? null, figures: suspicion?.figures ?? null };
+}
+
+export async function completeAndCredit(
+  ctx: AppContext,
+  minerId: string,
+  results: readonly SuccessResult[],
+): Promise<CreditedCompletion> {
+  const outcome = await ctx.db.transaction(async (tx) => {
+    const completed = await jobs.complete(tx, minerId, results);
+    const done = new Set(completed);
+    const rest = results.filter((r) => !done.has(r.job_id));
+    const cancelledCredited = rest.length === 0 ? [] : await credits.recordCancelledWork(tx, minerId, rest);
+    const ids = [...completed, ...cancelledCredited];
+    if (ids.length === 0) return { completed, cancelledCredited, suspicions: 0 };
+    const sent = new Map(results.map((r) => [r.job_id, r] as const));
+    const verdicts = (await credits.facts(tx, minerId, ids)).map((row) => verdictOf(row, sent.get(row.job_id)));
+    const { suspicions } = await credits.creditJobs(tx, minerId, verdicts);
+    return { completed, cancelledCredited, suspicions };
+  });
+  if (outcome.suspicions > 0) await suspendIfDue(ctx, minerId);
+  return outcome;
+}
+
+/**
+ * Count aborts and refused results toward the per-hour rate checks. Never
+ * fails the request it follows: the result itself is already stored.
+ */
+export async function recordMinerEvents(ctx: AppContext, minerId: string, events: readonly MinerJobEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  try {
+    const counts = await credits.recordEvents(ctx.db, minerId, events);
+    const limits = { aborted: ctx.config.MIA_SUSPECT_ABORTS_PER_HOUR, refused: ctx.config.MIA_SUSPECT_REFUSALS_PER_HOUR };
+    let recorded = false;
+    for (const { kind, last_hour } of counts) {
+      if (limits[kind] === 0 || last_hour < limits[kind]) continue;
+      const reason = kind === 'aborted' ? 'abort_rate' : 'refusal_rate';
+      recorded = (await credits.recordSuspicion(ctx.db, minerId, reason, { last_hour, limit_per_hour: limits[kind] })) || recorded;
+    }
+    if (recorded) await suspendIfDue(ctx, minerId);
+  } catch (error) {
+    log.warn('recording miner events failed', { miner_id: minerId, ...errorFields(error) });
+  }
+}

@@ -1,0 +1,13 @@
+-- What the plausibility checks (api/credits/plausibility.ts) need about jobs
+-- this miner just completed, or held when they were cancelled. Read in the
+-- result's transaction, after sql/job_complete.sql, before sql/miner_credit_job.sql.
+SELECT j.id AS job_id, j.status, coalesce(m.model, 'unknown') AS model, j.max_tokens, j.tokens_generated,
+       j.prompt_tokens, octet_length(coalesce(j.output, '')) AS output_bytes,
+       coalesce(octet_length(j.tool_calls::text), 0) AS tool_calls_bytes,
+       octet_length(j.messages::text) + coalesce(octet_length(j.tools::text), 0) AS prompt_bytes,
+       jsonb_array_length(j.messages) AS message_count,
+       -- A cancelled job's work ended now, not when it was cancelled.
+       extract(epoch FROM CASE WHEN j.status = 'completed' THEN j.completed_at ELSE now() END - j.claimed_at)::float8 AS seconds
+FROM mia.jobs AS j
+JOIN mia.miners AS m ON m.id = j.miner_id
+WHERE j.id = ANY (:job_ids::uuid[]) AND j.miner_id = :miner_id
