@@ -52,7 +52,7 @@ describe('miner credits, suspicions and suspension', () => {
 
   it('gives no credit and a suspicion for 10,000 tokens on a five-character answer; the fifth suspends the miner', async () => {
     const business = await createBusiness(api);
-    const liar = await registerMiner(api, { model });
+    const liar = await registerMiner(api, { model, slots: 2 }) // holds one job while it lies on others;
     // A job the liar holds while it lies: it must go back to the queue on suspension.
     await submitChat(api, business);
     const held = await claimJob(api, liar);
