@@ -123,7 +123,9 @@ describe('chaos: the API process killed with SIGKILL while clients submit chats'
       assert.deepEqual(logs.rows[0], { users: acked.size, assistants: acked.size, jobs: acked.size });
       const counted = await db.query(`SELECT sum(job_count)::int AS n FROM mia.miners`);
       assert.equal(counted.rows[0].n, acked.size, 'each job was counted to a miner exactly once');
+      const off = await db.query(`SELECT * FROM mia.credit_discrepancies()`);
+      assert.deepEqual(off.rows, [], 'every completed job credited exactly tokens × rate, once');
     });
-    checked(`in SQL: ${acked.size} jobs, one per Idempotency-Key, each the acknowledged id and completed; one user and one assistant chat-log row each; miners counted ${acked.size} jobs`);
+    checked(`in SQL: ${acked.size} jobs, one per Idempotency-Key, each the acknowledged id and completed; one user and one assistant chat-log row each; miners counted ${acked.size} jobs; the credit ledger has no discrepancy`);
   });
 });

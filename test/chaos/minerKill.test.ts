@@ -73,7 +73,12 @@ describe('chaos: a miner killed with SIGKILL while it holds a job', function () 
       ]);
       const jobs = await db.query(`SELECT count(*)::int AS n FROM mia.jobs`);
       assert.equal(jobs.rows[0].n, 1, 'no second job was created');
+      // The credit ledger agrees: tokens × rate for each completed, unsuspected job, once.
+      const off = await db.query(`SELECT * FROM mia.credit_discrepancies()`);
+      assert.deepEqual(off.rows, []);
+      const credited = await db.query(`SELECT m.name, sum(c.credits)::int AS credits FROM mia.miner_credits c JOIN mia.miners m ON m.id = c.miner_id WHERE c.kind = 'job' GROUP BY m.name`);
+      assert.deepEqual(credited.rows, [{ name: 'survivor', credits: 3 }]);
     });
-    checked('in SQL: one job, completed on attempt 2 by the survivor; one user and one assistant chat-log row; only the survivor counted the job and its 3 tokens');
+    checked('in SQL: one job, completed on attempt 2 by the survivor; one user and one assistant chat-log row; only the survivor counted the job and its 3 tokens, and only it was credited (3 credits; mia.credit_discrepancies() empty)');
   });
 });
