@@ -16,6 +16,8 @@ import { jobRoutes } from './routes/jobs.ts';
 import { minerRoutes } from './routes/miners.ts';
 import { minerJobRoutes } from './routes/minerJobs.ts';
 import { openAiRoutes } from './routes/openai.ts';
+import { minerStreamRoutes } from './routes/minerStream.ts';
+import { streamRoutes } from './routes/streams.ts';
 
 export function createApp(ctx: AppContext): Express {
   const app = express();
@@ -46,7 +48,7 @@ export function createApp(ctx: AppContext): Express {
 
   // After the validator, so the caller is known; before the handlers, so a refused request costs nothing.
   app.use(rateLimits(ctx));
-  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, openAiRoutes]) {
+  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, minerStreamRoutes, streamRoutes, openAiRoutes]) {
     app.use(routes(ctx));
   }
   app.use(errorHandler);

@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'result_conflict'
   | 'rate_limited'
   | 'job_failed'
+  | 'cancelled'
+  | 'restarted'
   | 'timeout'
   | 'database_unavailable'
   | 'shutting_down'
