@@ -21,6 +21,8 @@ import { minerJobRoutes } from './routes/minerJobs.ts';
 import { openAiRoutes } from './routes/openai.ts';
 import { creditRoutes } from './routes/credits.ts';
 import { usageRoutes } from './routes/usage.ts';
+import { minerStreamRoutes } from './routes/minerStream.ts';
+import { streamRoutes } from './routes/streams.ts';
 
 export function createApp(ctx: AppContext): Express {
   const app = express();
@@ -54,7 +56,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(finiteQuery());
   // After the validator, so the caller is known; before the handlers, so a refused request costs nothing.
   app.use(rateLimits(ctx));
-  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, openAiRoutes, creditRoutes, usageRoutes]) {
+  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, minerStreamRoutes, streamRoutes, openAiRoutes, creditRoutes, usageRoutes]) {
     app.use(routes(ctx));
   }
   app.use(errorHandler);

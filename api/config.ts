@@ -59,6 +59,10 @@ const ConfigSchema = z.object({
   MIA_RATE_LIMIT_CHAT_BURST: int(1, 10_000_000).default(200).describe('chat requests a business key may send at once (bucket size); default 200'),
   MIA_RATE_LIMIT_MINER_PER_SECOND: rate.default(20_000).describe('sustained miner-protocol requests per second per miner key and API process; default 20000, 0 = no limit'),
   MIA_RATE_LIMIT_MINER_BURST: int(1, 10_000_000).default(40_000).describe('miner-protocol requests a miner key may send at once (bucket size); default 40000'),
+  // Live answers (api/streaming/): deltas from miners to SSE clients through Postgres.
+  MIA_STREAM_NOTIFY_MS: int(1, 10_000).default(25).describe('coalescing window of delta wake-ups: at most one NOTIFY per API process per window, ms; default 25'),
+  MIA_STREAM_MAX_CHARS: int(1, 10_000_000).default(262_144).describe('most characters of one attempt kept for streaming and resuming; a miner past it gets 413 and the rest arrives with the result; default 262144'),
+  MIA_STREAM_MAX_SECONDS: int(1, 86_400).default(600).describe('longest one SSE stream stays open (POST /chat stream, GET /job/{id}/stream), s; the client reconnects with Last-Event-ID; default 600'),
   MIA_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000).describe('how long SIGTERM waits for in-flight requests, ms'),
   // Maintenance (api/maintenance/): graphile-worker tasks run by the API process.
   MIA_WORKER: bool.prefault('on').describe('run the maintenance worker in this process; default on, set off on extra replicas'),

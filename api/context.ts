@@ -7,6 +7,8 @@ import type { CompletionWaiters } from './queue/completionWaiters.ts';
 import type { NotificationListener } from './queue/notificationListener.ts';
 import type { Lease } from './store/miners.ts';
 import type { Maintenance } from './maintenance/startMaintenance.ts';
+import type { StreamHub } from './streaming/streamHub.ts';
+import type { DeltaNotifier } from './streaming/deltaNotifier.ts';
 
 export type AppContext = {
   config: Config;
@@ -15,6 +17,8 @@ export type AppContext = {
   dispatcher: ClaimDispatcher;
   completions: CompletionWaiters;
   listener: NotificationListener;
+  /** Live answers: readers of this process wait in the hub; the notifier tells other processes. */
+  streams: { hub: StreamHub; notifier: DeltaNotifier };
   /** The maintenance worker (api/maintenance/); null when MIA_WORKER=off. */
   maintenance: Maintenance | null;
   /** Set when SIGTERM arrives: new long-polls get 204/503 at once. */

@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'rate_limited'
   | 'budget_exceeded'
   | 'job_failed'
+  | 'cancelled'
+  | 'restarted'
   | 'timeout'
   | 'request_timeout'
   | 'database_unavailable'

@@ -12,6 +12,8 @@ import { CompletionWaiters } from './queue/completionWaiters.ts';
 import { NotificationListener } from './queue/notificationListener.ts';
 import { createApp } from './app.ts';
 import { applyServerLimits, connectionsCheckingIntervalMs } from './http/serverLimits.ts';
+import { StreamHub } from './streaming/streamHub.ts';
+import { DeltaNotifier } from './streaming/deltaNotifier.ts';
 import { startMaintenance } from './maintenance/startMaintenance.ts';
 import { log } from './log.ts';
 
@@ -29,12 +31,19 @@ export async function startServer(config: Config, options: { databaseUrl: string
   const db = await createDatabasePool(options.databaseUrl, { size: config.MIA_DB_POOL_SIZE, applicationName: 'mia-api' });
   const dispatcher = new ClaimDispatcher(db, () => leaseSettings(config));
   const completions = new CompletionWaiters(db);
+  const hub = new StreamHub();
+  const notifier = new DeltaNotifier(db, hub, config.MIA_STREAM_NOTIFY_MS);
   const listener = new NotificationListener(options.databaseUrl, {
     onJobQueued: () => dispatcher.wake(),
-    onJobFinished: (jobId) => completions.finished(jobId),
+    onJobFinished: (jobId) => {
+      completions.finished(jobId);
+      hub.wake(jobId);
+    },
+    onJobDelta: (payload) => notifier.received(payload),
     onResync: () => {
       dispatcher.wake();
       void completions.resync();
+      hub.wakeAll();
     },
   });
   const ctx: AppContext = {
@@ -44,6 +53,7 @@ export async function startServer(config: Config, options: { databaseUrl: string
     dispatcher,
     completions,
     listener,
+    streams: { hub, notifier },
     maintenance: null,
     draining: false,
     version,
@@ -59,6 +69,7 @@ export async function startServer(config: Config, options: { databaseUrl: string
   const fallback = setInterval(() => {
     dispatcher.wake();
     void completions.resync();
+    hub.wakeAll();
   }, config.MIA_FALLBACK_POLL_MS);
   fallback.unref();
 
@@ -112,6 +123,8 @@ export async function startServer(config: Config, options: { databaseUrl: string
       // Parked long-polls end now (204 / 202); idle keep-alive sockets are closed.
       dispatcher.releaseAll();
       completions.releaseAll();
+      // Streams end with a `shutting_down` error; clients resume elsewhere with Last-Event-ID.
+      hub.wakeAll();
       server.closeIdleConnections();
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.MIA_SHUTDOWN_TIMEOUT_MS).unref());
       if ((await Promise.race([closed, timeout])) === 'timeout') {
@@ -120,6 +133,7 @@ export async function startServer(config: Config, options: { databaseUrl: string
         await closed;
       }
       clearInterval(fallback);
+      notifier.stop();
       // Its tasks use the main pool: the worker stops first.
       await ctx.maintenance?.stop();
       await listener.stop();

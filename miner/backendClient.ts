@@ -210,6 +210,22 @@ export class BackendClient {
     return OutcomeSchema.parse(body);
   }
 
+  /** A batch of streamed output (miner/streamForwarder.ts); 409 lease_lost means stop. */
+  async postDeltas(
+    jobId: string,
+    batch: {
+      lease_token: string;
+      seq: number;
+      text_start: number;
+      content: string;
+      tool_start: number;
+      tool_calls: Record<string, unknown>[];
+    },
+  ): Promise<void> {
+    const body = batch.tool_calls.length > 0 ? batch : { ...batch, tool_calls: undefined };
+    await this.request('POST', `/job/${encodeURIComponent(jobId)}/deltas`, { body });
+  }
+
   async reportStatus(
     minerId: string,
     status: MinerStatus,

@@ -22,7 +22,8 @@ import { Backoff, sleep } from './backoff.ts';
 import type { BackendClient, ClaimedJob, JobResult } from './backendClient.ts';
 import { BackendError } from './backendClient.ts';
 import type { Completion } from './llamaClient.ts';
-import { chatCompletion, LlamaError } from './llamaClient.ts';
+import { chatCompletion, chatCompletionStream, LlamaError } from './llamaClient.ts';
+import { StreamForwarder } from './streamForwarder.ts';
 import type { LlamaEndpoint } from './llamaSupervisor.ts';
 import type { Logger } from './log.ts';
 import { errorMessage } from './log.ts';
@@ -31,7 +32,8 @@ import { tokensPerSecond } from './stats.ts';
 import type { StatusReporter } from './statusReporter.ts';
 
 export interface JobLoopOptions {
-  backend: Pick<BackendClient, 'claim' | 'claimBatch' | 'submitResult'>;
+  backend: Pick<BackendClient, 'claim' | 'claimBatch' | 'submitResult'> &
+    Partial<Pick<BackendClient, 'postDeltas'>>;
   llama: Pick<LlamaEndpoint, 'url' | 'isReady' | 'waitReady'>;
   status: Pick<StatusReporter, 'jobStarted' | 'jobFinished'>;
   stats: JobStats;
@@ -46,6 +48,10 @@ export interface JobLoopOptions {
   submitDeadlineMs?: number;
   /** Generation tries per job on this miner (a crash mid-job costs one). */
   localAttempts?: number;
+  /** Stream output to the backend while generating (needs backend.postDeltas); default on. */
+  stream?: boolean;
+  /** How often streamed output is posted, ms (default 50). */
+  streamIntervalMs?: number;
 }
 
 export class JobLoop {
@@ -248,6 +254,7 @@ export class JobLoop {
 
   private async generate(
     job: ClaimedJob,
+    leaseLost: AbortController,
   ): Promise<{ completion?: Completion; error?: string; seconds: number }> {
     const { llama, logger } = this.options;
     const attempts = this.options.localAttempts ?? 2;
@@ -266,21 +273,28 @@ export class JobLoop {
         break;
       }
       const callStarted = performance.now();
+      const request = {
+        messages: job.messages,
+        max_tokens: job.max_tokens,
+        temperature: job.temperature,
+        tools: job.tools,
+        tool_choice: job.tool_choice,
+      };
+      const forwarder = this.forwarder(job, leaseLost);
       try {
-        const completion = await chatCompletion(
-          llama.url,
-          {
-            messages: job.messages,
-            max_tokens: job.max_tokens,
-            temperature: job.temperature,
-            tools: job.tools,
-            tool_choice: job.tool_choice,
-          },
-          { signal: this.abandon.signal, timeoutMs: this.options.generationTimeoutMs },
-        );
+        const completion = forwarder
+          ? await chatCompletionStream(llama.url, request, {
+              signal: leaseLost.signal,
+              timeoutMs: this.options.generationTimeoutMs,
+              onDelta: (delta) => forwarder.push(delta),
+            })
+          : await chatCompletion(llama.url, request, {
+              signal: this.abandon.signal,
+              timeoutMs: this.options.generationTimeoutMs,
+            });
         return { completion, seconds: (performance.now() - callStarted) / 1000 };
       } catch (err) {
-        if (this.abandon.signal.aborted) break;
+        if (this.abandon.signal.aborted || leaseLost.signal.aborted) break;
         error = errorMessage(err);
         // A server fault (crash, restart, overload) is not the job's fault: try again
         // here once llama-server is back. A 4xx is the request's fault: report it.
@@ -292,9 +306,25 @@ export class JobLoop {
           continue;
         }
         break;
+      } finally {
+        forwarder?.close();
       }
     }
     return { error, seconds: (performance.now() - started) / 1000 };
+  }
+
+  /** A forwarder for this job's output when streaming is on; a lost lease aborts `leaseLost`. */
+  private forwarder(job: ClaimedJob, leaseLost: AbortController): StreamForwarder | undefined {
+    const { backend, logger } = this.options;
+    if (this.options.stream === false || !backend.postDeltas) return undefined;
+    return new StreamForwarder({
+      backend: { postDeltas: backend.postDeltas.bind(backend) },
+      jobId: job.job_id,
+      leaseToken: job.lease_token,
+      logger,
+      intervalMs: this.options.streamIntervalMs,
+      onLeaseLost: () => leaseLost.abort(new Error('lease lost')),
+    });
   }
 
   /** `releaseSlot` hands the slot to the next job as soon as generation is over. */
@@ -305,8 +335,19 @@ export class JobLoop {
       attempt: job.attempt,
       max_tokens: job.max_tokens,
     });
-    const { completion, error, seconds } = await this.generate(job);
+    // Aborted by the drain deadline, or when the backend refuses our streamed output (lease lost).
+    const leaseLost = new AbortController();
+    const onAbandon = () => leaseLost.abort(this.abandon.signal.reason);
+    this.abandon.signal.addEventListener('abort', onAbandon, { once: true });
+    const { completion, error, seconds } = await this.generate(job, leaseLost).finally(() =>
+      this.abandon.signal.removeEventListener('abort', onAbandon),
+    );
     releaseSlot();
+    if (leaseLost.signal.aborted && !this.abandon.signal.aborted) {
+      logger.warn(`job ${job.job_id} stopped: its lease was lost (cancelled, expired or requeued)`);
+      stats.record({ jobId: job.job_id, success: false, promptTokens: 0, completionTokens: 0, seconds });
+      return;
+    }
     if (this.abandon.signal.aborted) {
       logger.warn(
         `job ${job.job_id} abandoned at the drain deadline; its lease returns it to the queue`,

@@ -170,3 +170,174 @@ export async function llamaProps(
     return undefined;
   }
 }
+
+/** One streamed piece of output: content text and/or OpenAI tool-call deltas. */
+export interface CompletionDelta {
+  content?: string;
+  toolCalls?: Record<string, unknown>[];
+}
+
+const StreamChunkSchema = z.looseObject({
+  choices: z
+    .array(
+      z.looseObject({
+        finish_reason: z.string().nullable().optional(),
+        delta: z
+          .looseObject({
+            content: z.string().nullable().optional(),
+            tool_calls: z.array(z.record(z.string(), z.unknown())).optional(),
+          })
+          .optional(),
+      }),
+    )
+    .optional(),
+  usage: z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int() }).optional(),
+  timings: z.looseObject({ predicted_per_second: z.number().optional() }).optional(),
+  error: z.looseObject({ message: z.string().optional() }).optional(),
+});
+
+type ToolCallAcc = { id?: string; type?: string; function: { name: string; arguments: string } };
+
+/** Folds OpenAI tool-call deltas (by `index`) into whole calls, as the non-streaming answer has them. */
+function mergeToolCall(calls: ToolCallAcc[], delta: Record<string, unknown>): void {
+  const index = typeof delta.index === 'number' ? delta.index : calls.length;
+  const call = (calls[index] ??= { function: { name: '', arguments: '' } });
+  if (typeof delta.id === 'string') call.id = delta.id;
+  if (typeof delta.type === 'string') call.type = delta.type;
+  const fn = delta.function as { name?: unknown; arguments?: unknown } | undefined;
+  if (typeof fn?.name === 'string') call.function.name += fn.name;
+  if (typeof fn?.arguments === 'string') call.function.arguments += fn.arguments;
+}
+
+/**
+ * `POST /v1/chat/completions` with `stream: true` and usage in the last chunk (as
+ * the recorded v1_chat_completions_stream_usage.sse shows): `onDelta` sees every
+ * piece as llama-server sends it; the result is the same Completion the
+ * non-streaming call gives, assembled from the pieces.
+ */
+export async function chatCompletionStream(
+  baseUrl: string,
+  request: ChatRequest,
+  options: { signal?: AbortSignal; timeoutMs: number; onDelta: (delta: CompletionDelta) => void },
+): Promise<Completion> {
+  const body: Record<string, unknown> = {
+    messages: request.messages,
+    max_tokens: request.max_tokens,
+    temperature: request.temperature,
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+  if (request.tools && request.tools.length > 0) {
+    body.tools = request.tools;
+    if (request.tool_choice !== undefined && request.tool_choice !== null)
+      body.tool_choice = request.tool_choice;
+  }
+  const limit = deadline(options.timeoutMs, options.signal);
+  let content = '';
+  const calls: ToolCallAcc[] = [];
+  let finishReason: string | null = null;
+  let usage: { prompt_tokens: number; completion_tokens: number } | undefined;
+  let predictedPerSecond: number | undefined;
+  try {
+    let response: Response;
+    try {
+      response = await fetch(`${baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify(body),
+        signal: limit.signal,
+      });
+    } catch (error) {
+      throw connectionError(error, limit.timedOut, options);
+    }
+    if (response.status !== 200 || !response.body) {
+      const text = await response.text().catch(() => '');
+      let message = text.slice(0, 500);
+      let type: string | undefined;
+      try {
+        const err = (JSON.parse(text) as { error?: { message?: string; type?: string } }).error;
+        message = err?.message ?? message;
+        type = err?.type;
+      } catch {
+        // not JSON: keep the raw text
+      }
+      throw new LlamaError(`llama-server answered ${response.status}: ${message}`, response.status, type);
+    }
+    const decoder = new TextDecoder();
+    let buffer = '';
+    let done = false;
+    const handle = (line: string) => {
+      if (!line.startsWith('data:')) return;
+      const data = line.slice(5).trim();
+      if (data === '[DONE]') {
+        done = true;
+        return;
+      }
+      const parsed = StreamChunkSchema.safeParse(JSON.parse(data));
+      if (!parsed.success)
+        throw new LlamaError(`llama-server sent an unexpected chunk: ${parsed.error.message}`, 200);
+      const chunk = parsed.data;
+      if (chunk.error) throw new LlamaError(`llama-server failed mid-stream: ${chunk.error.message ?? data}`, 500);
+      if (chunk.usage) usage = chunk.usage;
+      if (chunk.timings?.predicted_per_second !== undefined)
+        predictedPerSecond = chunk.timings.predicted_per_second;
+      const choice = chunk.choices?.[0];
+      if (!choice) return;
+      if (choice.finish_reason) finishReason = choice.finish_reason;
+      const piece: CompletionDelta = {};
+      if (choice.delta?.content) {
+        content += choice.delta.content;
+        piece.content = choice.delta.content;
+      }
+      if (choice.delta?.tool_calls && choice.delta.tool_calls.length > 0) {
+        for (const call of choice.delta.tool_calls) mergeToolCall(calls, call);
+        piece.toolCalls = choice.delta.tool_calls;
+      }
+      if (piece.content !== undefined || piece.toolCalls) options.onDelta(piece);
+    };
+    try {
+      for await (const bytes of response.body) {
+        buffer += decoder.decode(bytes as Uint8Array, { stream: true });
+        let newline: number;
+        while ((newline = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, newline).replace(/\r$/, '');
+          buffer = buffer.slice(newline + 1);
+          handle(line);
+        }
+      }
+      if (buffer) handle(buffer);
+    } catch (error) {
+      if (error instanceof LlamaError || error instanceof SyntaxError) throw error;
+      throw connectionError(error, limit.timedOut, options);
+    }
+    if (!done || !usage)
+      throw new LlamaError('llama-server ended the stream before its last chunk (crashed?)', 0);
+  } finally {
+    limit.dispose();
+  }
+  const toolCalls = calls
+    .filter(Boolean)
+    .map((c) => ({ ...(c.type ? { type: c.type } : { type: 'function' }), function: c.function, ...(c.id ? { id: c.id } : {}) }));
+  return {
+    content,
+    toolCalls: toolCalls.length > 0 ? toolCalls : undefined,
+    finishReason,
+    promptTokens: usage.prompt_tokens,
+    completionTokens: usage.completion_tokens,
+    predictedPerSecond,
+  };
+}
+
+function connectionError(
+  error: unknown,
+  timedOut: boolean,
+  options: { signal?: AbortSignal; timeoutMs: number },
+): unknown {
+  if (timedOut) return new LlamaError(`completion timed out after ${options.timeoutMs} ms`, 0, 'timeout');
+  if (options.signal?.aborted) return error;
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return new LlamaError(
+    `llama-server connection failed: ${cause?.code ?? cause?.message ?? String(error)}`,
+    0,
+  );
+}

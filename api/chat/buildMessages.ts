@@ -4,7 +4,14 @@
 // templates (llama.cpp's included) reject a system message after the first turn.
 import type { HistoryRow } from '../store/chatLogs.ts';
 
-export type ChatMessage = { role: 'system' | 'user' | 'assistant'; content: string };
+export type ChatMessage = {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+  /** OpenAI-style clients' tool round trips, passed to llama-server as given. */
+  tool_calls?: unknown[];
+  tool_call_id?: string;
+  name?: string;
+};
 
 export const languageInstruction =
   "Always answer in the language of the customer's latest message, whatever language these instructions are in.";
@@ -36,7 +43,7 @@ export function buildMessages(input: {
 
   return [
     { role: 'system', content: system },
-    ...kept.map((turn) => ({ role: turn.role, content: turn.message })),
+    ...kept.map((turn): ChatMessage => ({ role: turn.role, content: turn.message })),
     { role: 'user', content: input.message },
   ];
 }

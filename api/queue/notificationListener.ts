@@ -7,11 +7,13 @@
 import pg from 'pg';
 import { errorFields, log } from '../log.ts';
 
-export const channels = { jobQueued: 'mia_job_queued', jobFinished: 'mia_job_finished' } as const;
+export const channels = { jobQueued: 'mia_job_queued', jobFinished: 'mia_job_finished', jobDelta: 'mia_job_delta' } as const;
 
 export type ListenerEvents = {
   onJobQueued: () => void;
   onJobFinished: (jobId: string) => void;
+  /** New streamed output (api/streaming/deltaNotifier.ts): `<origin>|<job id>,<job id>…`. */
+  onJobDelta?: (payload: string) => void;
   /** Called after (re)connecting: notifications may have been missed. */
   onResync: () => void;
 };
@@ -41,6 +43,7 @@ export class NotificationListener {
     client.on('notification', (message) => {
       if (message.channel === channels.jobQueued) this.events.onJobQueued();
       else if (message.channel === channels.jobFinished && message.payload) this.events.onJobFinished(message.payload);
+      else if (message.channel === channels.jobDelta && message.payload) this.events.onJobDelta?.(message.payload);
     });
     client.on('error', (error) => {
       log.warn('listen connection error', errorFields(error));
@@ -49,7 +52,7 @@ export class NotificationListener {
     client.on('end', () => this.lost(client));
     try {
       await client.connect();
-      await client.query(`LISTEN ${channels.jobQueued}; LISTEN ${channels.jobFinished}`);
+      await client.query(`LISTEN ${channels.jobQueued}; LISTEN ${channels.jobFinished}; LISTEN ${channels.jobDelta}`);
     } catch (error) {
       client.removeAllListeners('end');
       await client.end().catch(() => {});

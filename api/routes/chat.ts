@@ -8,6 +8,7 @@ import { principalOf } from '../http/auth.ts';
 import { isFinal, jobAccepted, jobOutcome, queuedMessage } from '../http/jobOutcome.ts';
 import { BadRequestError, NotFoundError } from '../errors.ts';
 import { callbackUrlRefusal } from '../maintenance/webhookTarget.ts';
+import { relayJob } from '../streaming/relay.ts';
 
 type ChatBody = {
   message: string;
@@ -20,6 +21,7 @@ type ChatBody = {
   tool_choice?: unknown;
   wait?: number;
   callback_url?: string;
+  stream?: boolean;
 };
 
 /** openapi.yaml caps the length for everyone; the operator may set a lower cap (counted in code points, as maxLength is). */
@@ -57,8 +59,18 @@ export function chatRoutes(ctx: AppContext): Router {
       toolChoice: body.tool_choice,
       callbackUrl: body.callback_url ?? null,
       idempotencyKey: req.get('Idempotency-Key') ?? null,
-      waits: wait > 0,
+      waits: wait > 0 || body.stream === true,
     });
+
+    if (body.stream) {
+      // Live answer (api/streaming/): `queued` names the job first, so a client can reattach to it.
+      await relayJob(ctx, res, jobId, {
+        from: null,
+        cancelIfAbandoned: created && req.get('Idempotency-Key') === undefined,
+        prelude: (sse) => sse.send('queued', { job_id: jobId, session_id: sessionId, status: 'queued' }),
+      });
+      return;
+    }
 
     if (created && wait <= 0) {
       // Just inserted as queued: answer without reading it back (one round trip

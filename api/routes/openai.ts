@@ -1,12 +1,10 @@
 // OpenAI-compatible endpoints (tag: openai), so the official SDKs work
 // unchanged: point `baseURL` at /v1 and use a business API key as `apiKey`.
 // The job goes through the same queue as POST /chat; the request waits for it.
-// Miners do not stream partial output (yet), so `stream: true` sends the
-// whole answer as one content chunk once it is ready, framed exactly like
-// OpenAI's (role chunk, content, finish_reason, optional usage, [DONE]), with
-// SSE comments as keep-alives while waiting.
+// `stream: true` relays the miner's deltas as they are generated, framed like
+// OpenAI's (api/streaming/openAiRelay.ts).
 import { randomUUID } from 'node:crypto';
-import { Router, type Response } from 'express';
+import { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { awaitFinal } from '../jobs/awaitFinal.ts';
 import { createChatJob, resolveBusiness } from '../jobs/createChatJob.ts';
@@ -17,10 +15,17 @@ import { ApiError, BadRequestError } from '../errors.ts';
 import type { JobRow } from '../store/rows.ts';
 import type { ChatMessage } from '../chat/buildMessages.ts';
 import { modelsList } from '../store/models.ts';
+import { finishReason, relayOpenAi } from '../streaming/openAiRelay.ts';
 
 type CompletionBody = {
   model: string;
-  messages: { role: string; content?: string | { type: string; text?: string }[] | null; name?: string }[];
+  messages: {
+    role: string;
+    content?: string | { type: string; text?: string }[] | null;
+    name?: string;
+    tool_calls?: unknown[];
+    tool_call_id?: string;
+  }[];
   max_tokens?: number;
   max_completion_tokens?: number;
   temperature?: number;
@@ -37,7 +42,7 @@ function textOf(content: CompletionBody['messages'][number]['content']): string 
   return '';
 }
 
-function completionOf(job: JobRow, model: string) {
+function completionOf(job: JobRow, model: string, maxTokens: number) {
   const toolCalls = Array.isArray(job.tool_calls) && job.tool_calls.length > 0 ? (job.tool_calls as object[]) : undefined;
   const promptTokens = job.prompt_tokens ?? 0;
   const completionTokens = job.tokens_generated ?? 0;
@@ -50,7 +55,7 @@ function completionOf(job: JobRow, model: string) {
       {
         index: 0,
         message: { role: 'assistant' as const, content: job.output ?? '', ...(toolCalls ? { tool_calls: toolCalls } : {}) },
-        finish_reason: toolCalls ? 'tool_calls' : 'stop',
+        finish_reason: finishReason(toolCalls !== undefined, completionTokens, maxTokens),
       },
     ],
     usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
@@ -64,22 +69,6 @@ function failure(job: JobRow | null, waitSeconds: number): ApiError {
   return new ApiError(504, 'timeout', `no miner answered within ${waitSeconds} s; the job ${job.id} is still ${job.status}`);
 }
 
-function sendStream(res: Response, completion: ReturnType<typeof completionOf>, includeUsage: boolean): void {
-  const base = { id: completion.id, object: 'chat.completion.chunk', created: completion.created, model: completion.model };
-  const choice = completion.choices[0]!;
-  const write = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
-  write({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
-  const delta: Record<string, unknown> = { content: choice.message.content };
-  if (choice.message.tool_calls) {
-    delta.tool_calls = (choice.message.tool_calls as object[]).map((call, index) => ({ index, ...call }));
-  }
-  write({ ...base, choices: [{ index: 0, delta, finish_reason: null }] });
-  write({ ...base, choices: [{ index: 0, delta: {}, finish_reason: choice.finish_reason }] });
-  if (includeUsage) write({ ...base, choices: [], usage: completion.usage });
-  res.write('data: [DONE]\n\n');
-  res.end();
-}
-
 export function openAiRoutes(ctx: AppContext): Router {
   const router = Router();
   const { config } = ctx;
@@ -91,15 +80,24 @@ export function openAiRoutes(ctx: AppContext): Router {
   router.post('/v1/chat/completions', async (req, res) => {
     const body = req.body as CompletionBody;
     const business = await resolveBusiness(ctx, await principalOf(ctx, req), undefined);
+    // Tool round trips (an assistant's tool_calls, then `tool` messages answering them) reach
+    // llama-server intact: without them an agent loop never sees its tool's result.
     const conversation: ChatMessage[] = body.messages
-      .filter((m) => ['system', 'developer', 'user', 'assistant'].includes(m.role))
-      .map((m) => ({ role: m.role === 'developer' ? 'system' : (m.role as ChatMessage['role']), content: textOf(m.content) }));
+      .filter((m) => ['system', 'developer', 'user', 'assistant', 'tool'].includes(m.role))
+      .map((m) => ({
+        role: m.role === 'developer' ? 'system' : (m.role as ChatMessage['role']),
+        content: textOf(m.content),
+        ...(m.role === 'assistant' && Array.isArray(m.tool_calls) && m.tool_calls.length > 0 ? { tool_calls: m.tool_calls } : {}),
+        ...(m.role === 'tool' && m.tool_call_id !== undefined ? { tool_call_id: m.tool_call_id } : {}),
+        ...(m.name !== undefined && m.role !== 'system' && m.role !== 'developer' ? { name: m.name } : {}),
+      }));
     const lastUser = [...conversation].reverse().find((m) => m.role === 'user');
     if (!lastUser) throw new BadRequestError('messages must contain at least one user message');
     checkMessageLength(lastUser.content, config.MIA_MAX_MESSAGE_CHARS, 'messages[].content');
 
     const givenSession = body.user ?? req.get('X-Session-Id');
-    const { jobId } = await createChatJob(ctx, {
+    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? config.MIA_MAX_TOKENS_DEFAULT;
+    const { jobId, created } = await createChatJob(ctx, {
       business,
       // OpenAI's `user` names the end user; it is the natural session key.
       sessionId: givenSession ?? randomUUID(),
@@ -107,7 +105,7 @@ export function openAiRoutes(ctx: AppContext): Router {
       message: lastUser.content,
       context: null,
       conversation,
-      maxTokens: body.max_completion_tokens ?? body.max_tokens,
+      maxTokens,
       temperature: body.temperature,
       tools: body.tools,
       toolChoice: body.tool_choice,
@@ -121,26 +119,16 @@ export function openAiRoutes(ctx: AppContext): Router {
     if (!body.stream) {
       const job = await awaitFinal(ctx, jobId, wait, isAlive);
       if (job?.status !== 'completed') throw failure(job, wait);
-      res.json(completionOf(job, body.model));
+      res.json(completionOf(job, body.model, maxTokens));
       return;
     }
 
-    res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
-    res.flushHeaders();
-    const keepAlive = setInterval(() => res.write(': waiting for a miner\n\n'), 10_000);
-    try {
-      const job = await awaitFinal(ctx, jobId, wait, isAlive);
-      if (job?.status !== 'completed') {
-        // After a 200 the only way to report an error is in the stream (as OpenAI and llama-server do).
-        const error = failure(job, wait);
-        res.write(`data: ${JSON.stringify({ error: { code: error.code, message: error.message } })}\n\n`);
-        res.end();
-        return;
-      }
-      sendStream(res, completionOf(job, body.model), body.stream_options?.include_usage === true);
-    } finally {
-      clearInterval(keepAlive);
-    }
+    await relayOpenAi(ctx, res, jobId, {
+      model: body.model,
+      maxTokens,
+      includeUsage: body.stream_options?.include_usage === true,
+      cancelIfAbandoned: created && req.get('Idempotency-Key') === undefined,
+    });
   });
 
   return router;

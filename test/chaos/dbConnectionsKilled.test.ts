@@ -21,6 +21,10 @@ describe("chaos: the API's Postgres connections terminated under load", function
       MIA_RATE_LIMIT_CHAT_PER_SECOND: '0',
     });
   });
+  // A failure here is read from the API's own log: print its tail.
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') process.stdout.write(`API output (tail):\n${api.output().slice(-4000)}\n`);
+  });
   after(async () => {
     await api?.stop();
     await database?.drop();

@@ -1,0 +1,52 @@
+// The miner's half of live answers (tag: miner-jobs): batches of generated text
+// and tool-call deltas, posted while llama-server generates. Only the holder of
+// the job's current lease may post; anyone else (a lease that expired, a job
+// cancelled or requeued) gets 409 lease_lost and stops generating. The result
+// post stays the one authoritative answer; these rows only feed the streams.
+import { Router } from 'express';
+import type { AppContext } from '../context.ts';
+import { jobDeltas } from '../store/jobDeltas.ts';
+import { principalOf } from '../http/auth.ts';
+import { ApiError, ConflictError, NotFoundError, UnauthorizedError } from '../errors.ts';
+
+type DeltaBody = {
+  lease_token: string;
+  seq: number;
+  text_start: number;
+  content: string;
+  tool_start?: number;
+  tool_calls?: Record<string, unknown>[];
+};
+
+export function minerStreamRoutes(ctx: AppContext): Router {
+  const router = Router();
+
+  router.post('/job/:job_id/deltas', async (req, res) => {
+    const principal = await principalOf(ctx, req);
+    if (principal.kind !== 'miner') throw new UnauthorizedError('a miner auth key is required');
+    const jobId = req.params.job_id!;
+    const body = req.body as DeltaBody;
+    const limit = ctx.config.MIA_STREAM_MAX_CHARS;
+    const row = await jobDeltas.append(ctx.db, {
+      job_id: jobId,
+      lease_token: body.lease_token,
+      seq: body.seq,
+      text_start: body.text_start,
+      content: body.content,
+      tool_start: body.tool_start ?? 0,
+      tool_calls: body.tool_calls && body.tool_calls.length > 0 ? JSON.stringify(body.tool_calls) : null,
+      max_chars: limit,
+    });
+    if (!row.found) throw new NotFoundError('no such job');
+    if (row.attempt === null) {
+      throw new ConflictError('lease_lost', `the lease is no longer yours (the job is ${row.status}): stop generating`);
+    }
+    if (!row.stored && body.text_start + body.content.length > limit) {
+      throw new ApiError(413, 'payload_too_large', `a streamed attempt keeps at most ${limit} characters (MIA_STREAM_MAX_CHARS); stop streaming, the result carries the rest`);
+    }
+    if (row.stored) ctx.streams.notifier.touched(jobId);
+    res.json({ job_id: jobId, attempt: row.attempt, stored: row.stored });
+  });
+
+  return router;
+}

@@ -1,0 +1,53 @@
+// Streamed partial output of running jobs (migration 0020, sql/job_delta_*.sql).
+import { z } from 'zod';
+import type { DatabasePool } from 'slonik';
+import { defineQuery } from '../db/defineQuery.ts';
+import { JobStatus } from './rows.ts';
+
+export type NewDelta = {
+  job_id: string;
+  lease_token: string;
+  seq: number;
+  text_start: number;
+  content: string;
+  tool_start: number;
+  /** JSON text of the batch's tool-call deltas, or null. */
+  tool_calls: string | null;
+  max_chars: number;
+};
+
+const AppendRow = z.object({
+  found: z.boolean(),
+  status: JobStatus.nullable(),
+  attempt: z.number().int().nullable(),
+  stored: z.boolean(),
+  dropped: z.number(),
+});
+export type AppendRow = z.infer<typeof AppendRow>;
+
+export const DeltaRow = z.object({
+  seq: z.number().int(),
+  text_start: z.number().int(),
+  content: z.string(),
+  tool_start: z.number().int(),
+  tool_calls: z.array(z.record(z.string(), z.unknown())).nullable(),
+});
+export type DeltaRow = z.infer<typeof DeltaRow>;
+
+const ReadRow = z.object({ status: JobStatus, attempts: z.number().int(), deltas: z.array(DeltaRow) });
+export type StreamReadRow = z.infer<typeof ReadRow>;
+
+const append = defineQuery<NewDelta, typeof AppendRow>('job_delta_append', AppendRow);
+const read = defineQuery<{ id: string; from_seq: number }, typeof ReadRow>('job_delta_read', ReadRow);
+const notify = defineQuery<{ payload: string }, z.ZodObject<{ sent: z.ZodUnknown }>>(
+  'job_delta_notify',
+  z.object({ sent: z.unknown() }),
+);
+
+export const jobDeltas = {
+  append: (db: DatabasePool, delta: NewDelta) => db.one(append(delta)),
+  read: (db: DatabasePool, id: string, fromSeq: number) => db.maybeOne(read({ id, from_seq: fromSeq })),
+  notify: async (db: DatabasePool, payload: string) => {
+    await db.one(notify({ payload }));
+  },
+};
