@@ -57,6 +57,20 @@ export class LlamaError extends Error {
   }
 }
 
+/** A non-200 answer of llama-server: its `{error: {message, type}}` when it sent one, else the raw text. */
+function answeredError(status: number, text: string): LlamaError {
+  let message = text.slice(0, 500);
+  let type: string | undefined;
+  try {
+    const err = (JSON.parse(text) as { error?: { message?: string; type?: string } }).error;
+    message = err?.message ?? message;
+    type = err?.type;
+  } catch {
+    // not JSON: keep the raw text
+  }
+  return new LlamaError(`llama-server answered ${status}: ${message}`, status, type);
+}
+
 /** Status of `GET /health`: 200 ready, 503 loading, 0 nothing listening. */
 export async function llamaHealth(baseUrl: string, signal?: AbortSignal): Promise<number> {
   const limit = deadline(2000, signal);
@@ -115,22 +129,7 @@ export async function chatCompletion(
   } finally {
     limit.dispose();
   }
-  if (response.status !== 200) {
-    let message = text.slice(0, 500);
-    let type: string | undefined;
-    try {
-      const err = (JSON.parse(text) as { error?: { message?: string; type?: string } }).error;
-      message = err?.message ?? message;
-      type = err?.type;
-    } catch {
-      // not JSON: keep the raw text
-    }
-    throw new LlamaError(
-      `llama-server answered ${response.status}: ${message}`,
-      response.status,
-      type,
-    );
-  }
+  if (response.status !== 200) throw answeredError(response.status, text);
   const parsed = ChatCompletionSchema.safeParse(JSON.parse(text));
   if (!parsed.success)
     throw new LlamaError(
@@ -251,17 +250,7 @@ export async function chatCompletionStream(
       throw connectionError(error, limit.timedOut, options);
     }
     if (response.status !== 200 || !response.body) {
-      const text = await response.text().catch(() => '');
-      let message = text.slice(0, 500);
-      let type: string | undefined;
-      try {
-        const err = (JSON.parse(text) as { error?: { message?: string; type?: string } }).error;
-        message = err?.message ?? message;
-        type = err?.type;
-      } catch {
-        // not JSON: keep the raw text
-      }
-      throw new LlamaError(`llama-server answered ${response.status}: ${message}`, response.status, type);
+      throw answeredError(response.status, await response.text().catch(() => ''));
     }
     const decoder = new TextDecoder();
     let buffer = '';

@@ -12,7 +12,7 @@ import type { Response } from 'express';
 import type { AppContext } from '../context.ts';
 import { jobEvents } from './jobEvents.ts';
 import { openSse } from './sse.ts';
-import { cancelQueued } from './relay.ts';
+import { cancelAbandoned } from './relay.ts';
 import { errorFields, log } from '../log.ts';
 
 export function finishReason(hasToolCalls: boolean, completionTokens: number, maxTokens: number): 'tool_calls' | 'length' | 'stop' {
@@ -77,9 +77,7 @@ export async function relayOpenAi(ctx: AppContext, res: Response, jobId: string,
     const hungUp = !finished && !sse.timedOut;
     sse.end();
     if (hungUp && options.cancelIfAbandoned) {
-      await cancelQueued(ctx.db, jobId, 'the client disconnected before a miner took the job').catch((error: unknown) =>
-        log.warn('cancel of an abandoned job failed', { job_id: jobId, ...errorFields(error) }),
-      );
+      await cancelAbandoned(ctx.db, jobId);
     }
   }
 }

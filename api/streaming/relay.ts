@@ -18,6 +18,13 @@ export async function cancelQueued(db: DatabasePool, jobId: string, reason: stri
   return (await db.maybeOne(cancelQueuedQuery({ id: jobId, reason }))) !== null;
 }
 
+/** A streamed chat whose client hung up before any miner took it: nobody will read the answer. */
+export async function cancelAbandoned(db: DatabasePool, jobId: string): Promise<void> {
+  await cancelQueued(db, jobId, 'the client disconnected before a miner took the job').catch((error: unknown) =>
+    log.warn('cancel of an abandoned job failed', { job_id: jobId, ...errorFields(error) }),
+  );
+}
+
 export type RelayOptions = {
   from: Position | null;
   /** This request created the job and is its only waiter: a hang-up before a miner took it cancels it. */
@@ -45,9 +52,7 @@ export async function relayJob(ctx: AppContext, res: Response, jobId: string, op
     const hungUp = !finished && !sse.timedOut;
     sse.end();
     if (hungUp && options.cancelIfAbandoned) {
-      await cancelQueued(ctx.db, jobId, 'the client disconnected before a miner took the job').catch((error: unknown) =>
-        log.warn('cancel of an abandoned job failed', { job_id: jobId, ...errorFields(error) }),
-      );
+      await cancelAbandoned(ctx.db, jobId);
     }
   }
 }
