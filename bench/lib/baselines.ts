@@ -5,7 +5,7 @@
 //  - miaSqlLoop: OUR claim and complete statements (sql/job_claim.sql,
 //    sql/job_complete.sql) on mia.jobs, driven directly by `pg`: the cost of
 //    our SQL without HTTP, auth, validation and JSON, so HTTP overhead = the gap;
-//  - graphile-worker 0.17 in-process, trivial task, default settings unless stated.
+//  - graphile-worker 0.18 in-process, trivial task, default settings unless stated.
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { Logger, makeWorkerUtils, run, runMigrations } from 'graphile-worker';
@@ -172,6 +172,7 @@ export async function graphileThroughput(
   // The last completion is recorded by the worker a moment after the task returns.
   await sleep(50);
   await runner.stop();
+  await runner.promise.catch(() => {});
   return throughput(done, first || nowMs(), last || nowMs(), o.jobs);
 }
 
@@ -206,6 +207,7 @@ export async function graphileLatency(url: string, o: { concurrency: number; job
     }
   } finally {
     await runner.stop();
+    await runner.promise.catch(() => {});
     await utils.release();
   }
   return samples;

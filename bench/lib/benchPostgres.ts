@@ -111,8 +111,19 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
   });
   const postmasterPid = postmaster;
 
+  // FORCE terminates whatever is still connected, and a pool that is closing
+  // (graphile-worker's LISTEN client, an API process exiting) hears that as an
+  // error it may not have a listener for any more: give them a moment to leave
+  // first, so only a connection that truly lingers is cut.
   const dropDatabase = async (name: string) => {
-    await withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    await withClient(admin, async (c) => {
+      for (let i = 0; i < 50; i++) {
+        const r = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1`, [name]);
+        if (r.rows[0]!.n === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    });
   };
   return {
     source,

@@ -141,6 +141,6 @@ export const dispatchLatency: Scenario = {
         const key = row.measure.startsWith('dispatch p50') ? 'p50' : row.measure.startsWith('dispatch p95') ? 'p95' : 'p99';
         row.baseline = { name: `graphile-worker add→start ${key}`, value: g[key] };
       }
-      report.notes.push(`graphile-worker 0.17 add→start (in-process, ${miners} workers): ${g.n} jobs, p50 ${g.p50.toFixed(2)} ms, p99 ${g.p99.toFixed(2)} ms`);
+      report.notes.push(`graphile-worker 0.18 add→start (in-process, ${miners} workers): ${g.n} jobs, p50 ${g.p50.toFixed(2)} ms, p99 ${g.p99.toFixed(2)} ms`);
     }),
 };
