@@ -39,6 +39,21 @@ const StatusReplySchema = z.looseObject({
   leases_extended: z.number().int().optional(),
 });
 
+/** What the backend says a miner has earned (openapi.yaml MinerCredits; the fields read here). */
+export const MinerCreditsSchema = z.looseObject({
+  miner_id: z.string(),
+  from: z.string(),
+  to: z.string(),
+  state: z.enum(['pending', 'frozen', 'available']),
+  trusted_at: z.string().nullable(),
+  suspended: z.boolean(),
+  suspicions: z.number(),
+  totals: z.object({ pending: z.number(), frozen: z.number(), available: z.number() }),
+  credits_in_range: z.number(),
+  days: z.array(z.looseObject({ day: z.string(), kind: z.string(), model: z.string(), entries: z.number(), tokens: z.number(), credits: z.number() })),
+});
+export type MinerCredits = z.infer<typeof MinerCreditsSchema>;
+
 export type MinerStatus = 'idle' | 'busy' | 'offline' | 'draining';
 
 export interface Registration {
@@ -243,6 +258,12 @@ export class BackendClient {
   }
 
   /** `GET /health` without credentials, for `doctor`. */
+  /** `GET /miners/{id}/credits` over the backend's default range (the last 30 days). */
+  async credits(minerId: string, timeoutMs?: number): Promise<MinerCredits> {
+    const { body } = await this.request('GET', `/miners/${encodeURIComponent(minerId)}/credits`, { timeoutMs });
+    return MinerCreditsSchema.parse(body);
+  }
+
   async health(): Promise<{ status: number; body: unknown }> {
     try {
       return await this.request('GET', '/health', { auth: false, timeoutMs: 5000 });

@@ -1,5 +1,6 @@
 // Entry point of `mia-miner` (bin: miner/bin/mia-miner.js; `npm run miner -- …`).
 import { ConfigError, helpText, parseCommandLine } from './config.ts';
+import { runStatus } from './credits.ts';
 import { runDoctor } from './doctor.ts';
 import { createLogger, errorMessage } from './log.ts';
 import { FatalError, runMiner } from './runMiner.ts';
@@ -15,7 +16,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const { command, config, help } = parsed;
+  const { command, config, help, given } = parsed;
   if (help || command === 'help' || command === undefined) {
     process.stdout.write(helpText() + '\n');
     return command === undefined && !help ? 2 : 0;
@@ -24,6 +25,7 @@ async function main(argv: string[]): Promise<number> {
     const { ok } = await runDoctor(config);
     return ok ? 0 : 1;
   }
+  if (command === 'status') return runStatus(config, given.has('backendUrl'));
   if (command !== 'run') {
     process.stderr.write(`mia-miner: unknown command "${command}"\n\n${helpText()}\n`);
     return 2;

@@ -168,6 +168,8 @@ export interface ParsedCommandLine {
   command: string | undefined;
   config: MinerConfig;
   help: boolean;
+  /** The settings given by a flag or an environment variable (the rest are defaults). */
+  given: Set<keyof MinerConfig>;
 }
 
 /** Parses argv (without node and script) and env into a command and a validated config. */
@@ -186,10 +188,15 @@ export function parseCommandLine(
     throw new ConfigError(error instanceof Error ? error.message : String(error));
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
+  const given = new Set<keyof MinerConfig>();
+  for (const [key, s] of Object.entries(settings) as [keyof MinerConfig, Setting][]) {
+    if (typeof values[s.flag] === 'string' || (env[s.env] ?? '') !== '') given.add(key);
+  }
   return {
     command: parsed.positionals[0],
     help: values.help === true,
     config: loadConfig(values, env),
+    given,
   };
 }
 
@@ -237,6 +244,7 @@ export function helpText(): string {
     'commands:',
     '  run      register with the backend, start llama-server, answer jobs until SIGINT/SIGTERM',
     '  doctor   check GPU, llama-server binary, model file and backend; exit 1 with a fix if one is missing',
+    '  status   this miner\'s identity and its credits (pending, frozen, available) by day and model',
     '',
     'options (flag, environment variable, meaning):',
     ...rows,

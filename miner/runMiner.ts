@@ -10,6 +10,7 @@ import { Backoff, sleep } from './backoff.ts';
 import type { Registration } from './backendClient.ts';
 import { BackendClient, BackendError } from './backendClient.ts';
 import type { MinerConfig } from './config.ts';
+import { logCredits } from './credits.ts';
 import { detectGpus, gpuSummary } from './gpu.ts';
 import { ensureIdentity, IdentityError } from './identity.ts';
 import { JobLoop } from './jobLoop.ts';
@@ -188,7 +189,10 @@ export async function runMiner(
     generationTimeoutMs: config.generationTimeout * 1000,
     readyWaitMs: Math.min(config.startupTimeout * 1000 + 30_000, 10 * 60_000),
   });
-  const summary = setInterval(() => stats.logSummary(logger), config.summaryInterval * 1000);
+  const summary = setInterval(() => {
+    stats.logSummary(logger);
+    void logCredits(client, identity.miner_id, logger);
+  }, config.summaryInterval * 1000);
   summary.unref();
 
   const claiming = loop.run(shutdown);
@@ -213,6 +217,7 @@ export async function runMiner(
   await llama.stop();
   clearInterval(summary);
   stats.logSummary(logger);
+  await logCredits(client, identity.miner_id, logger);
   logger.info('miner stopped');
   return 0;
 }

@@ -19,7 +19,19 @@ export async function startSupervisedRunner(
   name: string,
   options: RunnerOptions,
 ): Promise<SupervisedRunner> {
-  const launch = () => run(options);
+  // graphile-worker 0.18 completes and fails jobs without awaiting the query unless
+  // they are batched: a connection cut at that moment becomes an unhandled rejection,
+  // which ends the whole API process. Batched (delay 0: whatever finished in the same
+  // tick), a failure goes to its handler, which stops the pool; the restart below
+  // brings it back. test/maintenance/workerConnectionLoss.test.ts shows both.
+  const launch = () =>
+    run({
+      ...options,
+      preset: {
+        ...options.preset,
+        worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0, ...options.preset?.worker },
+      },
+    });
   let runner: Runner = await launch();
   let stopping = false;
   let up = true;
