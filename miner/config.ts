@@ -122,6 +122,18 @@ const settings = {
     schema: seconds(1, 7200).default(900),
     help: 'longest one completion may take before it is abandoned, seconds (default 900)',
   },
+  probeTimeout: {
+    flag: 'probe-timeout',
+    env: 'MIA_PROBE_TIMEOUT_SECONDS',
+    schema: seconds(0.1, 3600).default(60),
+    help: 'after a generation timeout, how long a 1-token probe may take before llama-server is restarted, seconds (default 60)',
+  },
+  attachGrace: {
+    flag: 'attach-grace',
+    env: 'MIA_ATTACH_GRACE_SECONDS',
+    schema: seconds(0, 3600).default(15),
+    help: 'with --llama-url, how long /health may fail before the miner reports offline, seconds (default 15)',
+  },
   summaryInterval: {
     flag: 'summary-interval',
     env: 'MIA_SUMMARY_INTERVAL_SECONDS',

@@ -34,7 +34,7 @@ import type { StatusReporter } from './statusReporter.ts';
 export interface JobLoopOptions {
   backend: Pick<BackendClient, 'claim' | 'claimBatch' | 'submitResult'> &
     Partial<Pick<BackendClient, 'postDeltas'>>;
-  llama: Pick<LlamaEndpoint, 'url' | 'isReady' | 'waitReady'>;
+  llama: Pick<LlamaEndpoint, 'url' | 'isReady' | 'waitReady' | 'suspect'>;
   status: Pick<StatusReporter, 'jobStarted' | 'jobFinished'>;
   stats: JobStats;
   logger: Logger;
@@ -296,6 +296,13 @@ export class JobLoop {
       } catch (err) {
         if (this.abandon.signal.aborted || leaseLost.signal.aborted) break;
         error = errorMessage(err);
+        // A timeout is not retried on this server: it may be hung (a deadlocked
+        // llama-server still answers /health). The endpoint probes it and restarts it if
+        // it is; the job goes back to the backend, which can give it to another miner.
+        if (err instanceof LlamaError && err.type === 'timeout') {
+          llama.suspect(`job ${job.job_id}: ${error}`);
+          break;
+        }
         // A server fault (crash, restart, overload) is not the job's fault: try again
         // here once llama-server is back. A 4xx is the request's fault: report it.
         if (err instanceof LlamaError && err.serverFault && attempt < attempts) {

@@ -72,6 +72,19 @@ function answeredError(status: number, text: string): LlamaError {
 }
 
 /** Status of `GET /health`: 200 ready, 503 loading, 0 nothing listening. */
+/**
+ * A one-token completion: the check that a server still generates (a deadlocked
+ * llama-server keeps answering /health). Undefined when it answered, else why not.
+ */
+export async function generationProbe(baseUrl: string, timeoutMs: number): Promise<string | undefined> {
+  try {
+    await chatCompletion(baseUrl, { messages: [{ role: 'user', content: 'ping' }], max_tokens: 1, temperature: 0 }, { timeoutMs });
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
 export async function llamaHealth(baseUrl: string, signal?: AbortSignal): Promise<number> {
   const limit = deadline(2000, signal);
   try {

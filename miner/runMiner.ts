@@ -117,7 +117,13 @@ export async function runMiner(
 
   let llama: LlamaEndpoint;
   if (config.llamaUrl) {
-    llama = new AttachedLlama(config.llamaUrl, { logger });
+    llama = new AttachedLlama(config.llamaUrl, {
+      logger,
+      probeTimeoutMs: config.probeTimeout * 1000,
+      graceMs: config.attachGrace * 1000,
+      // At least three checks within the grace, so a blip is seen as one.
+      checkIntervalMs: Math.min(5000, Math.max(250, (config.attachGrace * 1000) / 3)),
+    });
   } else {
     llama = new LlamaSupervisor({
       binary: config.llamaServer,
@@ -130,6 +136,7 @@ export async function runMiner(
       stopGraceMs: config.stopGrace * 1000,
       restartBackoffMs: config.restartBackoff * 1000,
       maxRestarts: config.maxRestarts,
+      probeTimeoutMs: config.probeTimeout * 1000,
       pidFile,
       logger,
     });

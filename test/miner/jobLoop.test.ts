@@ -64,7 +64,7 @@ describe('job loop', function () {
         claimBatch: () => Promise.reject(new Error('unused')),
         submitResult: (_minerId, result) => submit(result),
       },
-      llama: { url: llama.url, isReady: () => true, waitReady: async () => true },
+      llama: { url: llama.url, isReady: () => true, waitReady: async () => true, suspect: () => {} },
       status: { jobStarted: () => {}, jobFinished: () => {} },
       stats: new JobStats(),
       logger: createLogger({ level: 'debug', sink: (_l, line) => lines.push(line) }),
@@ -131,7 +131,7 @@ describe('job loop slot refills', function () {
         claimBatch: () => Promise.reject(new Error('unused')),
         submitResult: async (_m, r) => ({ job_id: r.job_id, outcome: 'accepted' }),
       },
-      llama: { url: llama.url, isReady: () => true, waitReady: async () => true },
+      llama: { url: llama.url, isReady: () => true, waitReady: async () => true, suspect: () => {} },
       status: { jobStarted: () => {}, jobFinished: () => {} },
       stats: new JobStats(),
       logger: createLogger({ level: 'error', sink: () => {} }),
@@ -177,6 +177,7 @@ describe('job loop slot refills', function () {
         llama: {
           url: llama.url,
           isReady: () => true,
+          suspect: () => {},
           waitReady: async () => {
             waitReadyCalls += 1;
             return true;
