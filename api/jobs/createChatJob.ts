@@ -42,6 +42,8 @@ export type ChatJobInput = {
   idempotencyKey: string | null;
   /** Whether the submitter waits for the answer (it then gets a NOTIFY-driven wake-up). */
   waits: boolean;
+  /** POST /chat `queue_timeout`, seconds; else MIA_QUEUE_TIMEOUT_SECONDS. */
+  queueTimeoutSeconds?: number;
 };
 
 /** The job's id, and whether this call created it (false: an Idempotency-Key found the original). */
@@ -93,6 +95,7 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     idempotency_key: idempotencyKey,
     callback_url: input.callbackUrl,
     notify_on_finish: input.waits,
+    queue_timeout_s: input.queueTimeoutSeconds ?? config.MIA_QUEUE_TIMEOUT_SECONDS,
   });
   if (created) return { jobId: created, created: true };
   // Two requests with the same key raced and the other one won: return its job.

@@ -34,6 +34,7 @@ import { minerOfflineMarker } from './minerOfflineMarker.ts';
 import { metricsRollup, metricsRollupDefaults } from './metricsRollup.ts';
 import { jobCleaner, jobCleanerDefaults } from './jobCleaner.ts';
 import { webhookSender, webhookTaskName } from './webhookSender.ts';
+import { queueDeadline, queueDeadlineDefaults } from './queueDeadline.ts';
 import { startSupervisedRunner } from './supervisedRunner.ts';
 import { uptimeCredit } from './uptimeCredit.ts';
 import { trustGrant } from './trustGrant.ts';
@@ -48,6 +49,7 @@ export type Maintenance = {
 function periodicTasks(config: Config, db: DatabasePool): PeriodicTask[] {
   const tasks = [
     leaseReaper(db, { intervalMs: config.MIA_REAP_INTERVAL_MS, ...leaseReaperDefaults }),
+    queueDeadline(db, { intervalMs: config.MIA_REAP_INTERVAL_MS, ...queueDeadlineDefaults }),
     minerOfflineMarker(db, {
       intervalMs: config.MIA_MINER_CHECK_INTERVAL_MS,
       offlineAfterSeconds: config.MIA_MINER_OFFLINE_AFTER_SECONDS,

@@ -20,6 +20,7 @@ type ChatBody = {
   tools?: unknown[];
   tool_choice?: unknown;
   wait?: number;
+  queue_timeout?: number;
   callback_url?: string;
   stream?: boolean;
 };
@@ -60,6 +61,7 @@ export function chatRoutes(ctx: AppContext): Router {
       callbackUrl: body.callback_url ?? null,
       idempotencyKey: req.get('Idempotency-Key') ?? null,
       waits: wait > 0 || body.stream === true,
+      queueTimeoutSeconds: body.queue_timeout,
     });
 
     if (body.stream) {

@@ -20,6 +20,8 @@ export type NewJob = {
   callback_url: string | null;
   /** The submitter will wait for the outcome: send a NOTIFY when it finishes. */
   notify_on_finish: boolean;
+  /** Seconds the job may wait for a miner before it fails with no_miner_available; 0 = forever. */
+  queue_timeout_s: number;
 };
 
 export type SuccessResult = {
