@@ -5,7 +5,7 @@ import type { PrincipalResolver } from './auth/principal.ts';
 import type { ClaimDispatcher } from './queue/claimDispatcher.ts';
 import type { CompletionWaiters } from './queue/completionWaiters.ts';
 import type { NotificationListener } from './queue/notificationListener.ts';
-import type { Lease } from './store/miners.ts';
+import type { ClaimSettings, Lease } from './store/miners.ts';
 import type { Maintenance } from './maintenance/startMaintenance.ts';
 import type { StreamHub } from './streaming/streamHub.ts';
 import type { DeltaNotifier } from './streaming/deltaNotifier.ts';
@@ -28,4 +28,8 @@ export type AppContext = {
 
 export function leaseSettings(config: Config): Lease {
   return { lease_base_s: config.MIA_LEASE_BASE_SECONDS, lease_ms_per_token: config.MIA_LEASE_MS_PER_TOKEN };
+}
+
+export function claimSettings(config: Config): ClaimSettings {
+  return { ...leaseSettings(config), retry_avoid_s: config.MIA_RETRY_AVOID_SECONDS };
 }

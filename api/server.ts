@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { Config } from './config.ts';
-import { leaseSettings, type AppContext } from './context.ts';
+import { claimSettings, type AppContext } from './context.ts';
 import { createDatabasePool } from './db/pool.ts';
 import { PrincipalResolver } from './auth/principal.ts';
 import { ClaimDispatcher } from './queue/claimDispatcher.ts';
@@ -29,7 +29,7 @@ const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 
 export async function startServer(config: Config, options: { databaseUrl: string; adminToken: string }): Promise<RunningServer> {
   const db = await createDatabasePool(options.databaseUrl, { size: config.MIA_DB_POOL_SIZE, applicationName: 'mia-api' });
-  const dispatcher = new ClaimDispatcher(db, () => leaseSettings(config));
+  const dispatcher = new ClaimDispatcher(db, () => claimSettings(config));
   const completions = new CompletionWaiters(db);
   const hub = new StreamHub();
   const notifier = new DeltaNotifier(db, hub, config.MIA_STREAM_NOTIFY_MS);

@@ -8,6 +8,13 @@
 -- it already runs (counted through jobs_running_miner_idx), however often it asks, so a
 -- miner registered with slots=1 cannot hoard the queue. The miner rows are read, not
 -- locked (lock order, sql/LOCK_ORDER.md: jobs before miners).
+--
+-- Retries move on: a job goes to none of the miners of this claim that already tried
+-- it (attempted_by) while an online, unsuspended miner that has not tried it exists,
+-- for at most :retry_avoid_s after it became claimable again (that miner may be unable
+-- to take it, or busy for long); a lone miner retries its own failure at once. Cheap
+-- for the common row: attempted_by is empty, and the miners look-up runs only for a
+-- retried job this claim's miners already tried.
 WITH wanted AS (
   SELECT w.miner_id, w.ord, row_number() OVER (PARTITION BY w.miner_id ORDER BY w.ord) AS nth
   FROM unnest(:miner_ids::uuid[]) WITH ORDINALITY AS w(miner_id, ord)
@@ -24,6 +31,12 @@ WITH wanted AS (
   FROM mia.jobs
   -- Matches the partial index jobs_claim_idx (WHERE status = 'queued', ORDER BY priority, created_at).
   WHERE status = 'queued' AND run_after <= now()
+    AND (cardinality(attempted_by) = 0
+         OR NOT attempted_by && :miner_ids::uuid[]
+         OR run_after <= now() - make_interval(secs => :retry_avoid_s::double precision)
+         OR NOT EXISTS (SELECT 1 FROM mia.miners AS other
+                        WHERE other.status IN ('idle', 'busy') AND other.suspended_at IS NULL
+                          AND other.id <> ALL (mia.jobs.attempted_by)))
   ORDER BY priority, created_at
   LIMIT (SELECT cardinality(ids) FROM allowed)
   FOR UPDATE SKIP LOCKED

@@ -1,6 +1,10 @@
 -- A miner reports that it could not run these jobs (:results is a JSON array of
 -- {job_id, lease_token, error}). Each goes back to the queue, or to 'failed'
 -- (the dead-letter state) once it has used max_attempts claims.
+-- A requeued job waits before it is claimable again (:retry_base_s, doubling per
+-- attempt, at most 60 s): a misconfigured miner that fails every job at once must
+-- not burn all of a job's attempts in a fraction of a second. sql/job_claim.sql then
+-- keeps it from the miners that already tried it for a while (attempted_by).
 WITH input AS (
   SELECT *
   FROM jsonb_to_recordset(:results::jsonb) AS r(job_id uuid, lease_token uuid, error text)
@@ -11,6 +15,8 @@ SET status           = CASE WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE
     miner_id         = CASE WHEN j.attempts >= j.max_attempts THEN j.miner_id END,
     lease_token      = CASE WHEN j.attempts >= j.max_attempts THEN j.lease_token END,
     lease_expires_at = NULL,
+    run_after        = CASE WHEN j.attempts >= j.max_attempts THEN j.run_after
+                            ELSE now() + make_interval(secs => least(60, :retry_base_s::double precision * power(2, j.attempts - 1))) END,
     completed_at     = CASE WHEN j.attempts >= j.max_attempts THEN now() END
 FROM input AS i
 WHERE j.id = i.job_id AND j.status = 'running' AND j.miner_id = :miner_id

@@ -75,7 +75,7 @@ export async function submitResults(ctx: AppContext, minerId: string, items: rea
       job_id: i.job_id,
       lease_token: i.lease_token,
       error: i.error ?? 'the miner reported a failure without a reason',
-    })))).map((r) => [r.job_id, r.status] as const),
+    })), ctx.config.MIA_RETRY_BACKOFF_SECONDS)).map((r) => [r.job_id, r.status] as const),
   );
 
   const unexplained = items.filter((i) => !completed.has(i.job_id) && !failed.has(i.job_id)).map((i) => i.job_id);

@@ -7,7 +7,7 @@
 import type { DatabasePool } from 'slonik';
 import { jobs } from '../store/jobs.ts';
 import type { ClaimedJobRow } from '../store/rows.ts';
-import type { Lease } from '../store/miners.ts';
+import type { ClaimSettings } from '../store/miners.ts';
 import { errorFields, log } from '../log.ts';
 
 type Waiter = {
@@ -31,7 +31,7 @@ export class ClaimDispatcher {
 
   constructor(
     private readonly db: DatabasePool,
-    private readonly lease: () => Lease,
+    private readonly lease: () => ClaimSettings,
   ) {}
 
   get parked(): number {

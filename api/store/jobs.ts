@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { CommonQueryMethods, DatabasePool } from 'slonik';
 import { defineQuery } from '../db/defineQuery.ts';
 import { ClaimedJobRow, IdRow, JobIdRow, JobRow, JobStatus } from './rows.ts';
-import type { Lease } from './miners.ts';
+import type { ClaimSettings } from './miners.ts';
 
 export type NewJob = {
   business_id: string;
@@ -41,14 +41,14 @@ const findByIdempotencyKey = defineQuery<{ business_id: string; idempotency_key:
 );
 const get = defineQuery<{ id: string }, typeof JobRow>('job_get', JobRow);
 const watch = defineQuery<{ id: string }, typeof JobRow>('job_watch', JobRow);
-const claim = defineQuery<{ miner_ids: readonly string[] } & Lease, typeof ClaimedJobRow>(
+const claim = defineQuery<{ miner_ids: readonly string[] } & ClaimSettings, typeof ClaimedJobRow>(
   'job_claim',
   ClaimedJobRow,
 );
 const release = defineQuery<{ lease_tokens: readonly string[] }, typeof IdRow>('job_release', IdRow);
 const complete = defineQuery<{ miner_id: string; results: string }, typeof JobIdRow>('job_complete', JobIdRow);
 const FailRow = z.object({ job_id: z.uuid(), status: JobStatus });
-const failAttempt = defineQuery<{ miner_id: string; results: string }, typeof FailRow>('job_fail_attempt', FailRow);
+const failAttempt = defineQuery<{ miner_id: string; results: string; retry_base_s: number }, typeof FailRow>('job_fail_attempt', FailRow);
 const ResultCheckRow = z.object({
   job_id: z.uuid(),
   status: JobStatus,
@@ -78,14 +78,15 @@ export const jobs = {
   get: (db: DatabasePool, id: string) => db.maybeOne(get({ id })),
   /** Read a job and ask for a NOTIFY when it finishes (for a caller about to wait). */
   watch: (db: DatabasePool, id: string) => db.maybeOne(watch({ id })),
-  claim: (db: DatabasePool, minerIds: readonly string[], lease: Lease) =>
-    db.any(claim({ miner_ids: minerIds, ...lease })),
+  claim: (db: DatabasePool, minerIds: readonly string[], settings: ClaimSettings) =>
+    db.any(claim({ miner_ids: minerIds, ...settings })),
   release: (db: DatabasePool, leaseTokens: readonly string[]) =>
     db.any(release({ lease_tokens: leaseTokens })),
   complete: async (db: CommonQueryMethods, minerId: string, results: readonly SuccessResult[]) =>
     (await db.any(complete({ miner_id: minerId, results: JSON.stringify(results) }))).map((r) => r.job_id),
-  failAttempt: (db: DatabasePool, minerId: string, results: readonly FailureResult[]) =>
-    db.any(failAttempt({ miner_id: minerId, results: JSON.stringify(results) })),
+  /** `retryBaseSeconds`: the requeued job's wait before its next claim, doubled per attempt. */
+  failAttempt: (db: DatabasePool, minerId: string, results: readonly FailureResult[], retryBaseSeconds: number) =>
+    db.any(failAttempt({ miner_id: minerId, results: JSON.stringify(results), retry_base_s: retryBaseSeconds })),
   resultCheck: (db: DatabasePool, minerId: string, jobIds: readonly string[]) =>
     db.any(resultCheck({ miner_id: minerId, job_ids: jobIds })),
   cancel: async (db: DatabasePool, id: string, businessId: string | null, reason: string | null) =>

@@ -15,6 +15,8 @@ export type MinerSpecs = {
   status: string;
 };
 export type Lease = { lease_base_s: number; lease_ms_per_token: number };
+/** What a claim needs besides the lease: how long a failed job avoids the miners that tried it. */
+export type ClaimSettings = Lease & { retry_avoid_s: number };
 
 const register = defineQuery<MinerSpecs & { auth_key_hash: string }, typeof IdRow>('miner_register', IdRow);
 const updateSpecs = defineQuery<MinerSpecs & { id: string }, typeof IdRow>('miner_update_specs', IdRow);

@@ -77,7 +77,13 @@ export async function rawSqlLoop(
 
 function loadStatement(name: string): { text: string; bind: (params: Record<string, unknown>) => unknown[] } {
   const { sql, names } = compileNamedParameters(readFileSync(new URL(`${name}.sql`, sqlDirectory), 'utf8'));
-  return { text: sql, bind: (params) => names.map((n) => params[n]) };
+  // A parameter added to the statement must fail here, not run as NULL.
+  const bind = (params: Record<string, unknown>) =>
+    names.map((n) => {
+      if (params[n] === undefined) throw new Error(`sql/${name}.sql: parameter :${n} not given`);
+      return params[n];
+    });
+  return { text: sql, bind };
 }
 
 /** Our own claim/complete SQL through plain `pg`, one miner per connection. Jobs must already be queued. */
@@ -99,7 +105,7 @@ export async function miaSqlLoop(
       while (done < o.jobs && nowMs() < deadline) {
         const claimed = await c.query<{ job_id: string; lease_token: string }>(
           claim.text,
-          claim.bind({ miner_ids: minerIds, lease_base_s: 30, lease_ms_per_token: 100 }),
+          claim.bind({ miner_ids: minerIds, lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60 }),
         );
         if (claimed.rowCount === 0) break;
         const results = claimed.rows.map((r) => ({

@@ -72,6 +72,7 @@ describe('mia.jobs table health', () => {
         miner_ids: [miner],
         lease_base_s: 30,
         lease_ms_per_token: 100,
+        retry_avoid_s: 60,
       };
       for (const claimSize of [1, 10]) {
         params.miner_ids = Array<string>(claimSize).fill(miner);

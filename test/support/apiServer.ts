@@ -27,6 +27,11 @@ export function testEnv(databaseUrl: string, env: Record<string, string> = {}): 
     MIA_VALIDATE_RESPONSES: 'true',
     MIA_LOG_LEVEL: 'error',
     MIA_SHUTDOWN_TIMEOUT_MS: '2000',
+    // Retries at once and to anyone, as before backoff existed: most suites claim, fail
+    // and claim again with one miner. test/chaos/hostileMiners.test.ts and
+    // test/api/retries.test.ts run with the real settings.
+    MIA_RETRY_BACKOFF_SECONDS: '0',
+    MIA_RETRY_AVOID_SECONDS: '0',
     ...env,
   };
 }
