@@ -43,7 +43,17 @@ describe('fuzzing every route from openapi.yaml', function () {
   before(async () => {
     api = await startTestApi({
       // Small enough that oversized bodies are cheap to send; OpenAI-style calls wait at most 1 s for a miner.
-      env: { MIA_MAX_BODY_BYTES: '65536', MIA_OPENAI_WAIT_SECONDS: '1' },
+      // A stream (POST /chat stream:true, GET /job/{id}/stream) stays open until its job ends; a
+      // fuzzed miner may hold that job and never answer. Short leases bring such a job back to
+      // the helper miner within seconds, and no stream outlives 5 s (the client would reconnect).
+      env: {
+        MIA_MAX_BODY_BYTES: '65536',
+        MIA_OPENAI_WAIT_SECONDS: '1',
+        MIA_STREAM_MAX_SECONDS: '5',
+        MIA_LEASE_BASE_SECONDS: '3',
+        MIA_LEASE_MS_PER_TOKEN: '0',
+        MIA_REAP_INTERVAL_MS: '200',
+      },
     });
   });
   after(async () => {
@@ -174,7 +184,8 @@ describe('fuzzing every route from openapi.yaml', function () {
     let fuzzing = true;
     const helper = await registerMiner(api);
     async function helperMiner(): Promise<void> {
-      while (fuzzing && Date.now() < deadline) {
+      // Until the last request is answered, not the deadline: a stream waits for its job.
+      while (fuzzing) {
         const claimed = await api.request('GET', `/jobs/next?miner_id=${helper.miner_id}&max_jobs=5&wait=0`, { token: helper.auth_key });
         for (const job of claimed.status === 200 ? (claimed.body.jobs as { job_id: string; lease_token: string }[]) : []) {
           await api.request('POST', '/job/result', {

@@ -1,0 +1,249 @@
+// Miners are strangers. Each test here lets one kind of misbehaving miner loose
+// (scripted HTTP miners, or the real mia-miner with the llama-server double told to
+// misbehave) against two API processes on one database, and checks in SQL at the end
+// that every job ended — completed once, or failed with its reason — and that the
+// credit ledger matches the work (mia.credit_discrepancies() empty).
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { startApiProcess, type ApiProcess } from '../support/apiProcess.ts';
+import { createTestDatabase, withClient, type TestDatabase } from '../support/database.ts';
+import type { TestBusiness, TestMiner } from '../support/factories.ts';
+import { fakeLlamaServer, fakeModel, MinerProcess, tempDir } from '../miner/helpers.ts';
+import { checked, client, createBusiness, injected, sleep, until, type Client } from './chaosKit.ts';
+
+type JobState = { id: string; status: string; attempts: number; error: string | null; miner_id: string | null; assistant_rows: number };
+
+describe('chaos: hostile miners', function () {
+  this.timeout(120_000);
+  let database: TestDatabase;
+  let apiA: ApiProcess;
+  let apiB: ApiProcess;
+  let a: Client;
+  let b: Client;
+  let business: TestBusiness;
+  const miners: MinerProcess[] = [];
+  const dirs: { remove: () => void }[] = [];
+
+  before(async () => {
+    database = await createTestDatabase();
+    const env = {
+      MIA_LEASE_BASE_SECONDS: '3',
+      MIA_LEASE_MS_PER_TOKEN: '0',
+      MIA_REAP_INTERVAL_MS: '200',
+      MIA_HEARTBEAT_CLAIM_GRACE_SECONDS: '1',
+      // The real retry policy, faster: back off, then prefer a miner that has not tried.
+      MIA_RETRY_BACKOFF_SECONDS: '0.3',
+      MIA_RETRY_AVOID_SECONDS: '60',
+      MIA_RATE_LIMIT_MINER_PER_SECOND: '0',
+    };
+    apiA = await startApiProcess(database.url, env);
+    // A second replica, as SPEC §1 runs them: no maintenance worker of its own.
+    apiB = await startApiProcess(database.url, { ...env, MIA_WORKER: 'off' });
+    a = client(apiA.url);
+    b = client(apiB.url);
+    business = await createBusiness(a);
+  });
+  afterEach(async () => {
+    for (const miner of miners.splice(0)) await miner.kill();
+    // Every test starts with no miner online: one test's miners must not serve the next's jobs.
+    await withClient(database.url, (c) => c.query(`UPDATE mia.miners SET status = 'offline'`));
+  });
+  after(async () => {
+    await apiB?.stop();
+    await apiA?.stop();
+    await database?.drop();
+    for (const dir of dirs) dir.remove();
+  });
+
+  async function register(api: Client, slots = 1, name = `hostile-${randomUUID().slice(0, 8)}`): Promise<TestMiner> {
+    const res = await api.request('POST', '/register_miner', { body: { name, slots } });
+    assert.equal(res.status, 201, res.text);
+    return { miner_id: res.body.miner_id, auth_key: res.body.auth_key, name };
+  }
+
+  async function submit(api: Client, count: number, body: Record<string, unknown> = {}): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const res = await api.request('POST', '/chat', { token: business.api_key, body: { message: `Question ${i}: where is my order?`, wait: 0, ...body } });
+      assert.equal(res.status, 202, res.text);
+      ids.push(res.body.job_id);
+    }
+    return ids;
+  }
+
+  /** The real mia-miner with the llama-server double; `env` tells the double how to misbehave. */
+  function realMiner(api: Client, name: string, args: string[] = [], env: Record<string, string> = {}): MinerProcess {
+    const state = tempDir();
+    dirs.push(state);
+    const miner = new MinerProcess(
+      ['run', '--backend-url', api.url, '--name', name, '--llama-server', fakeLlamaServer, '--model', fakeModel,
+        '--state-dir', state.path, '--slots', '1', '--gpu-layers', '0', '--poll-wait', '2', '--stop-grace', '1',
+        '--drain-timeout', '2', '--restart-backoff', '0.1', ...args],
+      { MIA_NVIDIA_SMI: '/nonexistent/nvidia-smi', ...env },
+    );
+    miners.push(miner);
+    return miner;
+  }
+
+  const states = (ids: readonly string[]) =>
+    withClient(database.url, async (c) =>
+      (await c.query<JobState>(
+        `SELECT j.id, j.status, j.attempts, j.error, j.miner_id,
+                (SELECT count(*)::int FROM mia.chat_logs l WHERE l.job_id = j.id AND l.role = 'assistant') AS assistant_rows
+         FROM mia.jobs j WHERE j.id = ANY($1) ORDER BY j.created_at`, [ids])).rows);
+
+  /** Every job ended within `timeoutMs`: completed with exactly one answer, or failed/cancelled with a reason. */
+  async function allEnded(ids: readonly string[], timeoutMs: number): Promise<JobState[]> {
+    const rows = await until('every job to end', async () => {
+      const now = await states(ids);
+      return now.every((r) => ['completed', 'failed', 'cancelled'].includes(r.status)) ? now : undefined;
+    }, timeoutMs, 200);
+    for (const row of rows) {
+      if (row.status === 'completed') assert.equal(row.assistant_rows, 1, `job ${row.id}: one answer`);
+      else assert.ok(row.error, `job ${row.id} ${row.status} with a reason`);
+    }
+    return rows;
+  }
+
+  async function ledgerClean(): Promise<void> {
+    const off = await withClient(database.url, (c) => c.query(`SELECT * FROM mia.credit_discrepancies()`));
+    assert.deepEqual(off.rows, [], 'credits match the completed work');
+  }
+
+  const count = (rows: JobState[], status: string) => rows.filter((r) => r.status === status).length;
+
+  it('the hoarder: a slots=1 miner claiming 300 times holds one job; an honest miner finishes the rest', async () => {
+    const hoarder = await register(a, 1);
+    const honest = await register(b, 1);
+    const ids = await submit(a, 20);
+    let hoarderMax = 0;
+    let claims = 0;
+    const hoard = (async () => {
+      for (; claims < 300; claims++) {
+        const api = claims % 2 ? a : b;
+        await api.request('GET', `/jobs/next?miner_id=${hoarder.miner_id}&max_jobs=10&wait=0`, { token: hoarder.auth_key });
+        const held = await withClient(database.url, async (c) =>
+          (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM mia.jobs WHERE miner_id = $1 AND status = 'running'`, [hoarder.miner_id])).rows[0]!.n);
+        hoarderMax = Math.max(hoarderMax, held);
+      }
+    })();
+    let stop = false;
+    const work = (async () => {
+      while (!stop) {
+        const res = await b.request('GET', `/job/next?miner_id=${honest.miner_id}&wait=1`, { token: honest.auth_key });
+        if (res.status !== 200) continue;
+        await a.request('POST', '/job/result', {
+          token: honest.auth_key,
+          body: { job_id: res.body.job_id, miner_id: honest.miner_id, lease_token: res.body.lease_token, success: true, output: 'Tomorrow.', tokens_generated: 3 },
+        });
+      }
+    })();
+    await hoard;
+    injected(`a miner registered with slots=1 sent ${claims} batch claims (max_jobs=10) through both API processes, never answering`);
+    // The job the hoarder sits on comes back when its lease runs out (no heartbeat).
+    const rows = await allEnded(ids, 30_000);
+    stop = true;
+    await work;
+    assert.ok(hoarderMax <= 1, `the hoarder held ${hoarderMax} jobs at once`);
+    const byHonest = rows.filter((r) => r.status === 'completed' && r.miner_id === honest.miner_id).length;
+    checked(`the hoarder held at most ${hoarderMax} running job at a time; all ${ids.length} jobs ended: ${byHonest} completed by the honest miner, ${count(rows, 'failed')} dead-lettered`);
+    await ledgerClean();
+  });
+
+  it('the crasher: a job that crashes llama-server every time dead-letters after max_attempts, with the reason', async () => {
+    const crasher = realMiner(b, 'crasher', ['--max-restarts', '50', '--generation-timeout', '10'], { FAKE_LLAMA_CRASH_AFTER: '0' });
+    await crasher.waitFor(/status idle/, 20_000);
+    const ids = await submit(a, 1, { message: 'This prompt crashes every llama-server.' });
+    injected('llama-server (the double, FAKE_LLAMA_CRASH_AFTER=0) dies mid-generation of every request; mia-miner restarts it each time');
+    const [job] = await allEnded(ids, 60_000);
+    assert.equal(job!.status, 'failed');
+    assert.equal(job!.attempts, 3);
+    const restarts = crasher.output.match(/restarting llama-server/g)?.length ?? 0;
+    assert.ok(restarts >= 3, `llama-server restarted ${restarts} times`);
+    checked(`job failed after ${job!.attempts} attempts (max_attempts), error: "${job!.error}"; llama-server restarted ${restarts} times; the miner kept serving`);
+    await ledgerClean();
+  });
+
+  it('a small-context miner beside a big one: every job completes, on the big one', async () => {
+    const small = realMiner(a, 'small-context', ['--ctx-per-slot', '256']);
+    const big = realMiner(b, 'big-context', ['--ctx-per-slot', '4096']);
+    await small.waitFor(/status idle/, 20_000);
+    await big.waitFor(/status idle/, 20_000);
+    // ~600 prompt tokens: more than 256, well within 4096.
+    const long = 'My order has not arrived and I would like to know where it is. '.repeat(36);
+    const ids = await submit(b, 10, { message: long, max_tokens: 16 });
+    injected('10 jobs of ~600 prompt tokens; one miner runs llama-server with a 256-token context (it fails them), the other 4096');
+    const rows = await allEnded(ids, 60_000);
+    assert.equal(count(rows, 'completed'), ids.length, JSON.stringify(rows.filter((r) => r.status !== 'completed')));
+    const bigId = (await withClient(database.url, async (c) =>
+      (await c.query<{ id: string }>(`SELECT id FROM mia.miners WHERE name = 'big-context'`)).rows[0]!.id));
+    assert.ok(rows.every((r) => r.miner_id === bigId), 'all answered by the big miner');
+    assert.ok(rows.every((r) => r.attempts <= 2), 'the small miner had at most one go at each job');
+    const failedOnSmall = small.output.match(/exceeds the available context size/g)?.length ?? 0;
+    checked(`all 10 completed on the big miner, attempts ≤ 2 each; the small one failed ${failedOnSmall} attempts`);
+    await ledgerClean();
+  });
+
+  it('the dropper: jobs a miner stops naming in its heartbeat go to another miner at once', async () => {
+    const dropper = await register(a, 2);
+    const honest = await register(b, 2);
+    const ids = await submit(a, 2);
+    const claimed = await b.request('GET', `/jobs/next?miner_id=${dropper.miner_id}&max_jobs=2&wait=0`, { token: dropper.auth_key });
+    assert.equal(claimed.body.jobs.length, 2, claimed.text);
+    await sleep(1100); // past MIA_HEARTBEAT_CLAIM_GRACE_SECONDS
+    const beat = await a.request('POST', `/miner/${dropper.miner_id}/status`, { token: dropper.auth_key, body: { status: 'idle', running: [] } });
+    assert.equal(beat.status, 200, beat.text);
+    injected('a miner claimed 2 jobs, then heartbeated "idle" naming none of them (it gave up on them silently)');
+    let stop = false;
+    const work = (async () => {
+      while (!stop) {
+        const res = await a.request('GET', `/job/next?miner_id=${honest.miner_id}&wait=1`, { token: honest.auth_key });
+        if (res.status !== 200) continue;
+        await b.request('POST', '/job/result', {
+          token: honest.auth_key,
+          body: { job_id: res.body.job_id, miner_id: honest.miner_id, lease_token: res.body.lease_token, success: true, output: 'Shipped.', tokens_generated: 2 },
+        });
+      }
+    })();
+    const rows = await allEnded(ids, 20_000);
+    stop = true;
+    await work;
+    assert.equal(count(rows, 'completed'), 2);
+    assert.ok(rows.every((r) => r.miner_id === honest.miner_id && r.attempts === 2));
+    const late = await b.request('POST', '/job/result', {
+      token: dropper.auth_key,
+      body: { job_id: ids[0], miner_id: dropper.miner_id, lease_token: claimed.body.jobs[0].lease_token, success: true, output: 'late', tokens_generated: 99 },
+    });
+    assert.equal(late.status, 409, late.text);
+    checked('both dropped jobs were released by the heartbeat (attempt counted) and completed by the honest miner on attempt 2; the dropper\'s late result got 409');
+    await ledgerClean();
+  });
+
+  it('a cancel mid-generation stops the real miner, which then serves the next job', async () => {
+    // 20 tokens/s and 400 tokens: 20 s of generation if nothing stops it.
+    const miner = realMiner(a, 'cancelled', [], { FAKE_LLAMA_TOKENS_PER_SECOND: '20' });
+    await miner.waitFor(/status idle/, 20_000);
+    const [jobId] = await submit(b, 1, { max_tokens: 400 });
+    await until('streamed text of the job', async () =>
+      withClient(database.url, async (c) => (await c.query(`SELECT 1 FROM mia.job_deltas WHERE job_id = $1`, [jobId])).rowCount! > 0), 15_000, 100);
+    const cancel = await b.request('DELETE', `/job/${jobId}`, { token: business.api_key });
+    assert.equal(cancel.status, 200, cancel.text);
+    injected(`the business cancelled job ${jobId} while the miner was generating it (a 20 s answer)`);
+    await miner.waitFor(new RegExp(`job ${jobId}(:)? .*(lease lost|stopped)`), 5_000);
+    // The slot is free again: the next job is answered (long before the cancelled one would have ended).
+    const [next] = await submit(a, 1, { max_tokens: 4 });
+    const rows = await allEnded([jobId!, next!], 15_000);
+    assert.deepEqual(rows.map((r) => r.status), ['cancelled', 'completed']);
+    checked('the miner stopped generating the cancelled job (its next delta post was refused) and answered the next job; in SQL: cancelled, then completed');
+    await ledgerClean();
+  });
+
+  it('a job no miner can take fails at its queue deadline with no_miner_available', async () => {
+    const ids = await submit(a, 1, { queue_timeout: 1 });
+    injected('a job submitted while no miner is online, queue_timeout 1 s');
+    const [job] = await allEnded(ids, 10_000);
+    assert.equal(job!.status, 'failed');
+    assert.match(job!.error!, /^no_miner_available/);
+    checked(`failed with "${job!.error}"`);
+  });
+});
