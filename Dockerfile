@@ -2,7 +2,8 @@
 # Production image of the MIA API. TypeScript runs through tsx, so there is no
 # build step: one stage installs production dependencies, the other runs them
 # as the unprivileged `node` user. Point DATABASE_URL at a real server and set
-# MIA_ADMIN_TOKEN (NODE_ENV=production refuses to start without it).
+# MIA_ADMIN_TOKEN and MIA_MINER_ENROLMENT_TOKEN (NODE_ENV=production refuses to start without them;
+# MIA_MINER_REGISTRATION=open or closed needs no enrolment token).
 FROM node:24.22-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./

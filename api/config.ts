@@ -26,6 +26,9 @@ const ConfigSchema = z.object({
     .default('/var/lib/mia')
     .describe('as root: where embedded Postgres binaries and data go when the postgres user cannot reach MIA_DATA_DIR'),
   MIA_ADMIN_TOKEN: z.string().min(16).optional().describe('operator bearer token (required in production)'),
+  MIA_MINER_REGISTRATION: z.enum(['open', 'token', 'closed']).optional().describe('who may register a new miner: open (anyone, MIA_MINER_REGISTRATION_PER_HOUR per IP), token (whoever has MIA_MINER_ENROLMENT_TOKEN), closed (the operator only); default token in production, open otherwise'),
+  MIA_MINER_ENROLMENT_TOKEN: z.string().min(16).optional().describe('the shared token a new miner sends as enrolment_token when registration is token (required then)'),
+  MIA_MINER_REGISTRATION_PER_HOUR: int(0, 1_000_000).default(20).describe('new miners one IP address may register per hour and API process in open mode; 0 = no limit; default 20'),
   MIA_DB_POOL_SIZE: int(1, 200).default(10).describe('query connections per API process'),
   MIA_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000).describe('time a client has to send complete request headers, ms'),
   MIA_REQUEST_TIMEOUT_MS: int(1000, 3_600_000)
@@ -95,7 +98,10 @@ const ConfigSchema = z.object({
   MIA_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 
-export type Config = z.infer<typeof ConfigSchema> & { production: boolean };
+export type Config = Omit<z.infer<typeof ConfigSchema>, 'MIA_MINER_REGISTRATION'> & {
+  production: boolean;
+  MIA_MINER_REGISTRATION: 'open' | 'token' | 'closed';
+};
 
 export class ConfigError extends Error {}
 
@@ -108,7 +114,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
-  const config = { ...parsed.data, production: parsed.data.NODE_ENV === 'production' };
+  const production = parsed.data.NODE_ENV === 'production';
+  const config = {
+    ...parsed.data,
+    production,
+    MIA_MINER_REGISTRATION: parsed.data.MIA_MINER_REGISTRATION ?? (production ? 'token' : 'open'),
+  } as const;
+  if (config.MIA_MINER_REGISTRATION === 'token' && !config.MIA_MINER_ENROLMENT_TOKEN) {
+    throw new ConfigError(
+      'invalid configuration:\n  MIA_MINER_ENROLMENT_TOKEN: required when miner registration is by token ' +
+        `(MIA_MINER_REGISTRATION=${parsed.data.MIA_MINER_REGISTRATION ?? 'token, the default in production'}); or set MIA_MINER_REGISTRATION=open or closed`,
+    );
+  }
   if (config.MIA_MAX_TOKENS_DEFAULT > config.MIA_MAX_TOKENS_LIMIT) {
     throw new ConfigError('invalid configuration:\n  MIA_MAX_TOKENS_DEFAULT: above MIA_MAX_TOKENS_LIMIT');
   }

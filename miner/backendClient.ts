@@ -65,6 +65,8 @@ export interface Registration {
   model?: string;
   context_length?: number;
   slots?: number;
+  /** Only where the backend registers miners by token (MIA_MINER_REGISTRATION=token). */
+  enrolment_token?: string;
 }
 
 export interface JobResult {

@@ -44,6 +44,12 @@ const settings = {
       .default(defaultMinerName()),
     help: 'miner name, unique on the backend (default: host name)',
   },
+  enrolmentToken: {
+    flag: 'enrolment-token',
+    env: 'MIA_ENROLMENT_TOKEN',
+    schema: z.string().min(1).max(500).optional(),
+    help: 'the token the backend operator gave you, needed for the first registration where registration is by token',
+  },
   llamaServer: {
     flag: 'llama-server',
     env: 'MIA_LLAMA_SERVER',

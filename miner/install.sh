@@ -155,6 +155,7 @@ else
 fi
 
 step "6/7 miner dependencies and config"
+if [ -n "${MIA_ENROLMENT_TOKEN:-}" ]; then ENROLMENT_LINE="MIA_ENROLMENT_TOKEN=$MIA_ENROLMENT_TOKEN"; else ENROLMENT_LINE="# MIA_ENROLMENT_TOKEN="; fi
 run npm --prefix "$REPO_DIR" ci --omit=dev --no-audit --no-fund
 write_file "$ENV_FILE" 0640 <<EOF
 # mia-miner settings (see the README, "For miner operators"; flags override these)
@@ -166,6 +167,8 @@ MIA_GPU_LAYERS=$GPU_LAYERS
 MIA_SLOTS=$SLOTS
 MIA_CTX_PER_SLOT=$CTX_PER_SLOT
 MIA_STATE_DIR=$STATE_DIR
+# Where the backend registers miners by token, the one its operator gave you (first start only):
+$ENROLMENT_LINE
 EOF
 run $SUDO mkdir -p "$STATE_DIR"
 run $SUDO chown "$SERVICE_USER" "$STATE_DIR"

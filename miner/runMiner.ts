@@ -71,8 +71,13 @@ async function registerWithRetry(
       });
     } catch (error) {
       if (error instanceof IdentityError) throw new FatalError(error.message);
-      if (error instanceof BackendError && !error.retryable)
-        throw new FatalError(`registration refused: ${error.message}`);
+      if (error instanceof BackendError && !error.retryable) {
+        // The backend registers miners by token and we sent none or a wrong one.
+        const hint = error.status === 403 && /enrolment/.test(error.message)
+          ? '; ask the backend operator for the enrolment token and pass --enrolment-token (MIA_ENROLMENT_TOKEN)'
+          : '';
+        throw new FatalError(`registration refused: ${error.message}${hint}`);
+      }
       if (shutdown.aborted) return undefined;
       const delay = backoff.next();
       logger.warn('backend unreachable; retrying registration', {
@@ -160,6 +165,7 @@ export async function runMiner(
     ...(modelName ? { model: modelName.slice(0, 500) } : {}),
     context_length: contextLength,
     slots: config.slots,
+    ...(config.enrolmentToken ? { enrolment_token: config.enrolmentToken } : {}),
   };
   const client = new BackendClient({ baseUrl: config.backendUrl });
   const registered = await registerWithRetry(client, config, registration, logger, shutdown);

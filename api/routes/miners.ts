@@ -8,6 +8,7 @@ import { principalOf, requireMinerSelf, resolvePrincipal } from '../http/auth.ts
 import { ConflictError, NotFoundError, UnauthorizedError } from '../errors.ts';
 import { bearerToken } from '../auth/principal.ts';
 import type { MinerRow } from '../store/rows.ts';
+import { RegistrationPolicy } from '../auth/registrationPolicy.ts';
 
 type Registration = {
   name: string;
@@ -19,17 +20,21 @@ type Registration = {
   model?: string;
   context_length?: number;
   slots?: number;
+  enrolment_token?: string;
 };
 
 export function minerRoutes(ctx: AppContext): Router {
   const router = Router();
+  const registration = new RegistrationPolicy(ctx.config);
 
   router.post('/register_miner', async (req, res) => {
     const body = req.body as Registration;
     // A bearer token, if sent, must be valid: a typo'd key should not silently
     // fall through to "name taken".
     const principal = await resolvePrincipal(ctx, req);
-    if (bearerToken(req.headers.authorization) && principal?.kind !== 'miner') throw new UnauthorizedError();
+    if (bearerToken(req.headers.authorization) && principal?.kind !== 'miner' && principal?.kind !== 'operator') {
+      throw new UnauthorizedError();
+    }
 
     const firstGpu = body.gpus?.[0];
     const specs: MinerSpecs = {
@@ -56,6 +61,7 @@ export function minerRoutes(ctx: AppContext): Router {
       throw new ConflictError('name_taken', 'this auth key belongs to a miner with another name');
     }
 
+    registration.admitNewMiner(principal, body.enrolment_token, req.ip ?? 'unknown');
     const authKey = generateSecret('miner');
     const created = await miners.register(ctx.db, { ...specs, slots: specs.slots ?? 1, gpus: specs.gpus ?? '[]', auth_key_hash: hashSecret(authKey) });
     if (!created) {

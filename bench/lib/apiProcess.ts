@@ -30,6 +30,8 @@ export async function startApiProcess(databaseUrl: string, env: Record<string, s
       PORT: '0',
       DATABASE_URL: databaseUrl,
       MIA_ADMIN_TOKEN: benchAdminToken,
+      // Production registers miners by enrolment token; the bench's miners are made in SQL.
+      MIA_MINER_ENROLMENT_TOKEN: 'bench-enrolment-token-0000',
       // info logs only start-up and shutdown lines; the start line carries the URL.
       MIA_LOG_LEVEL: 'info',
       MIA_VALIDATE_RESPONSES: 'false',

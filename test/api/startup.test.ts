@@ -51,7 +51,7 @@ describe('starting the API with no database configured', function () {
   });
 
   it('refuses to start in production without MIA_ADMIN_TOKEN, naming the variable', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', DATABASE_URL: 'postgres://127.0.0.1:1/none' };
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', DATABASE_URL: 'postgres://127.0.0.1:1/none', MIA_MINER_ENROLMENT_TOKEN: 'a-long-enrolment-token' };
     delete env.MIA_ADMIN_TOKEN;
     const child = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -59,6 +59,18 @@ describe('starting the API with no database configured', function () {
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     assert.equal(code, 1);
     assert.match(stderr, /MIA_ADMIN_TOKEN/);
+  });
+
+  it('refuses to start in production without an enrolment token for miners, naming the variable and the way out', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', DATABASE_URL: 'postgres://127.0.0.1:1/none', MIA_ADMIN_TOKEN: 'a-long-admin-token-for-the-test' };
+    delete env.MIA_MINER_ENROLMENT_TOKEN;
+    delete env.MIA_MINER_REGISTRATION;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    assert.equal(code, 1);
+    assert.match(stderr, /MIA_MINER_ENROLMENT_TOKEN: required when miner registration is by token .*MIA_MINER_REGISTRATION=open or closed/);
   });
 
   it('refuses a bad setting with a message naming the variable', async () => {

@@ -30,6 +30,8 @@ export function testEnv(databaseUrl: string, env: Record<string, string> = {}): 
     // Retries at once and to anyone, as before backoff existed: most suites claim, fail
     // and claim again with one miner. test/chaos/hostileMiners.test.ts and
     // test/api/retries.test.ts run with the real settings.
+    // Suites register many miners from 127.0.0.1; test/api/registration.test.ts tests the limit.
+    MIA_MINER_REGISTRATION_PER_HOUR: '0',
     MIA_RETRY_BACKOFF_SECONDS: '0',
     MIA_RETRY_AVOID_SECONDS: '0',
     ...env,
