@@ -37,6 +37,8 @@ export type ResultOutcome = z.infer<typeof OutcomeSchema>;
 const StatusReplySchema = z.looseObject({
   status: z.string(),
   leases_extended: z.number().int().optional(),
+  /** Jobs named in `running` that are no longer ours (cancelled, requeued): stop them. */
+  leases_lost: z.array(z.string()).optional(),
 });
 
 /** What the backend says a miner has earned (openapi.yaml MinerCredits; the fields read here). */
@@ -250,7 +252,7 @@ export class BackendClient {
     reason?: string,
     /** Lease tokens of the jobs in hand: only their leases are extended; others are given back. */
     running: readonly string[] = [],
-  ): Promise<{ status: string; leases_extended?: number }> {
+  ): Promise<{ status: string; leases_extended?: number; leases_lost?: string[] }> {
     const { body } = await this.request('POST', `/miner/${encodeURIComponent(minerId)}/status`, {
       // The backend keeps at most 1000 characters of a reason.
       body: { status, ...(reason ? { reason: reason.slice(0, 1000) } : {}), running },

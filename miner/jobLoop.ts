@@ -58,6 +58,8 @@ export class JobLoop {
   /** Every job not yet settled: generating, or its result still being delivered. */
   /** Runs by lease token (a job id can come back under a new lease). */
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** The abort of each job still generating, by lease token. */
+  private readonly leases = new Map<string, AbortController>();
   /** Jobs llama-server is generating for (or waiting to generate for): the busy slots. */
   private generating = 0;
   /** Aborts generation and result retries of in-flight jobs (drain deadline passed). */
@@ -78,6 +80,11 @@ export class JobLoop {
 
   get activeJobs(): number {
     return this.inFlight.size;
+  }
+
+  /** The backend no longer holds these leases for us (cancelled, requeued): stop generating them. */
+  leasesLost(leaseTokens: readonly string[]): void {
+    for (const token of leaseTokens) this.leases.get(token)?.abort(new Error('lease lost'));
   }
 
   /** Slots that may take a job now. */
@@ -289,7 +296,7 @@ export class JobLoop {
               onDelta: (delta) => forwarder.push(delta),
             })
           : await chatCompletion(llama.url, request, {
-              signal: this.abandon.signal,
+              signal: leaseLost.signal,
               timeoutMs: this.options.generationTimeoutMs,
             });
         return { completion, seconds: (performance.now() - callStarted) / 1000 };
@@ -342,13 +349,16 @@ export class JobLoop {
       attempt: job.attempt,
       max_tokens: job.max_tokens,
     });
-    // Aborted by the drain deadline, or when the backend refuses our streamed output (lease lost).
+    // Aborted by the drain deadline, when the backend refuses our streamed output, or when
+    // the heartbeat's answer says the lease is gone (lease lost).
     const leaseLost = new AbortController();
+    this.leases.set(job.lease_token, leaseLost);
     const onAbandon = () => leaseLost.abort(this.abandon.signal.reason);
     this.abandon.signal.addEventListener('abort', onAbandon, { once: true });
-    const { completion, error, seconds } = await this.generate(job, leaseLost).finally(() =>
-      this.abandon.signal.removeEventListener('abort', onAbandon),
-    );
+    const { completion, error, seconds } = await this.generate(job, leaseLost).finally(() => {
+      this.abandon.signal.removeEventListener('abort', onAbandon);
+      this.leases.delete(job.lease_token);
+    });
     releaseSlot();
     if (leaseLost.signal.aborted && !this.abandon.signal.aborted) {
       logger.warn(`job ${job.job_id} stopped: its lease was lost (cancelled, expired or requeued)`);

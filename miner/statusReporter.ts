@@ -19,6 +19,8 @@ export interface StatusReporterOptions {
   maxBusyHeartbeatMs?: number;
   /** How long the miner must hold no job before it reports busy → idle. */
   idleAfterMs?: number;
+  /** The backend says these leases are no longer ours (a cancel, a requeue): stop their jobs. */
+  onLeasesLost?: (leaseTokens: string[]) => void;
 }
 
 export class StatusReporter {
@@ -97,6 +99,8 @@ export class StatusReporter {
           });
         }
         this.lastSent = status;
+        const lost = (reply.leases_lost ?? []).filter((token) => this.running.has(token));
+        if (lost.length > 0) this.options.onLeasesLost?.(lost);
         backoff.reset();
         if (failing) this.options.logger.info('backend reachable again');
         failing = false;

@@ -94,6 +94,7 @@ export function minerRoutes(ctx: AppContext): Router {
       message: released > 0 ? `status recorded; ${released} running job(s) returned to the queue` : 'status recorded',
       leases_extended: row.leases_extended,
       jobs_released: released,
+      leases_lost: row.leases_lost,
     });
   });
 

@@ -22,7 +22,7 @@ const register = defineQuery<MinerSpecs & { auth_key_hash: string }, typeof IdRo
 const updateSpecs = defineQuery<MinerSpecs & { id: string }, typeof IdRow>('miner_update_specs', IdRow);
 const findByKeyHash = defineQuery<{ auth_key_hash: string }, typeof IdRow>('miner_find_by_key_hash', IdRow);
 const list = defineQuery<Record<string, never>, typeof MinerRow>('miner_list', MinerRow);
-const HeartbeatJobsRow = z.object({ leases_extended: z.number(), jobs_released: z.number() });
+const HeartbeatJobsRow = z.object({ leases_extended: z.number(), jobs_released: z.number(), leases_lost: z.array(z.uuid()) });
 /** Per-job leases (sql/miner_heartbeat_jobs.sql): the lease tokens the miner is working on, and the bounds. */
 export type HeartbeatLeases = { running: readonly string[]; lease_max_s: number; claim_grace_s: number };
 const heartbeatJobs = defineQuery<{ miner_id: string } & Lease & HeartbeatLeases, typeof HeartbeatJobsRow>(

@@ -29,6 +29,22 @@ describe('per-job leases against misbehaving miners', function () {
     return claim.body as { job_id: string; lease_token: string };
   }
 
+  it('tells the miner which named leases are gone: a cancelled job comes back in leases_lost', async () => {
+    const miner = await registerMiner(api);
+    const business = await createBusiness(api);
+    const chat = await submitChat(api, business, { message: 'Cancel me' });
+    const claim = (await claimJob(api, miner)).body as { job_id: string; lease_token: string };
+    assert.equal(claim.job_id, chat.body.job_id);
+    const live = await heartbeat(miner, 'busy', [claim.lease_token]);
+    assert.deepEqual(live.body.leases_lost, []);
+    const cancel = await api.request('DELETE', `/job/${claim.job_id}`, { token: business.api_key });
+    assert.equal(cancel.status, 200, cancel.text);
+    const after = await heartbeat(miner, 'busy', [claim.lease_token]);
+    assert.equal(after.status, 200, after.text);
+    assert.deepEqual(after.body.leases_lost, [claim.lease_token]);
+    assert.equal(after.body.leases_extended, 0);
+  });
+
   it('the dropper: a job missing from the heartbeat goes back to the queue, attempt counted', async () => {
     const dropper = await registerMiner(api);
     const dropped = await claimOne(dropper);

@@ -28,7 +28,7 @@ function job(id: string): ClaimedJob {
 }
 
 /** A fake llama-server with `slots` slots for the describe block, started before its tests. */
-function useFakeLlama(slots: number): LlamaProcess {
+function useFakeLlama(slots: number, env: Record<string, string> = {}): LlamaProcess {
   const llama = new LlamaProcess({
     binary: fakeLlamaServer,
     model: fakeModel,
@@ -37,6 +37,7 @@ function useFakeLlama(slots: number): LlamaProcess {
     ctxPerSlot: 512,
     startupTimeoutMs: 15_000,
     stopGraceMs: 500,
+    env: { ...process.env, ...env },
   });
   before(() => llama.start());
   after(() => llama.stop());
@@ -275,5 +276,52 @@ describe('job loop slot refills', function () {
     stop.abort();
     await running;
     await loop.drain(10_000);
+  });
+});
+
+describe('job loop and a lease the heartbeat says is lost', function () {
+  this.timeout(15_000);
+  // 20 tokens/s: the 400-token job below would take 20 s if nothing stopped it.
+  const llama = useFakeLlama(1, { FAKE_LLAMA_TOKENS_PER_SECOND: '20' });
+
+  it('stops generating at once and posts no result (a cancel reaching a non-streaming miner)', async () => {
+    const lines: string[] = [];
+    const submitted: JobResult[] = [];
+    const stop = new AbortController();
+    const long = { ...job('cancelled'), max_tokens: 400 };
+    let handed = false;
+    const loop = new JobLoop({
+      backend: {
+        claim: async () => {
+          if (handed) {
+            stop.abort();
+            return null;
+          }
+          handed = true;
+          return long;
+        },
+        claimBatch: () => Promise.reject(new Error('unused')),
+        submitResult: async (_m, result) => {
+          submitted.push(result);
+          return { job_id: result.job_id, outcome: 'accepted' };
+        },
+      },
+      llama: { url: llama.url, isReady: () => true, waitReady: async () => true, suspect: () => {} },
+      status: { jobStarted: () => {}, jobFinished: () => {} },
+      stats: new JobStats(),
+      logger: createLogger({ level: 'debug', sink: (_l, line) => lines.push(line) }),
+      minerId: 'm1',
+      slots: 1,
+      pollWaitSeconds: 0,
+      generationTimeoutMs: 60_000,
+      readyWaitMs: 1000,
+    });
+    const running = loop.run(stop.signal).then(() => loop.drain(30_000));
+    await eventually(() => lines.some((l) => /job claimed/.test(l)) || undefined, 5000, () => 'the job claimed');
+    await new Promise((resolve) => setTimeout(resolve, 300)); // generating now
+    loop.leasesLost([long.lease_token]);
+    await running;
+    assert.deepEqual(submitted, [], 'no result for a lease that is gone');
+    assert.ok(lines.some((l) => /job cancelled stopped: its lease was lost/.test(l)), lines.join('\n'));
   });
 });

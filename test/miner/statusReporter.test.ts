@@ -75,4 +75,26 @@ describe('status reporter', () => {
     assert.deepEqual(sent, ['idle', 'busy', 'offline', 'draining']);
     await reporter.close();
   });
+
+  it('passes the leases the backend says are lost to the job loop, only those it still runs', async () => {
+    const lost: string[][] = [];
+    const reporter = new StatusReporter({
+      backend: {
+        reportStatus: async (_minerId, status, _signal, _reason, running = []) =>
+          ({ status, leases_lost: running.includes('lease-cancelled') ? ['lease-cancelled', 'lease-unknown'] : [] }),
+      },
+      minerId: 'm1',
+      logger: createLogger({ level: 'error', sink: () => {} }),
+      idleHeartbeatMs: 60_000,
+      maxBusyHeartbeatMs: 60_000,
+      idleAfterMs: 0,
+      onLeasesLost: (tokens) => lost.push(tokens),
+    });
+    reporter.start();
+    reporter.jobStarted(lease(), 'lease-kept');
+    reporter.jobStarted(lease(), 'lease-cancelled');
+    await eventually(() => lost.length === 1, 2000);
+    assert.deepEqual(lost, [['lease-cancelled']]);
+    await reporter.close();
+  });
 });
