@@ -180,13 +180,12 @@ export async function runMiner(
     state_file: path.join(config.stateDir, 'miner.json'),
   });
 
-  // The job loop is built below; a lost lease reported before it exists has no job to stop.
-  let loopRef: JobLoop | undefined;
   const status = new StatusReporter({
     backend: client,
     minerId: identity.miner_id,
     logger,
-    onLeasesLost: (tokens) => loopRef?.leasesLost(tokens),
+    // `loop` is built below: leases are only ever lost for jobs the loop started.
+    onLeasesLost: (tokens) => loop.leasesLost(tokens),
   });
   const stats = new JobStats();
   // Until llama-server first comes up the miner is offline; a crash loop says so too.
@@ -209,7 +208,6 @@ export async function runMiner(
     generationTimeoutMs: config.generationTimeout * 1000,
     readyWaitMs: Math.min(config.startupTimeout * 1000 + 30_000, 10 * 60_000),
   });
-  loopRef = loop;
   const summary = setInterval(() => {
     stats.logSummary(logger);
     void logCredits(client, identity.miner_id, logger);
