@@ -4,6 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export const benchAdminToken = 'bench-operator-token-0123456789abcdef';
+/** Production registers miners by token (MIA_MINER_REGISTRATION=token); the bench's mia-miner sends this. */
+export const benchEnrolmentToken = 'bench-enrolment-token-0000';
 
 export type ApiProcess = {
   url: string;
@@ -30,8 +32,7 @@ export async function startApiProcess(databaseUrl: string, env: Record<string, s
       PORT: '0',
       DATABASE_URL: databaseUrl,
       MIA_ADMIN_TOKEN: benchAdminToken,
-      // Production registers miners by enrolment token; the bench's miners are made in SQL.
-      MIA_MINER_ENROLMENT_TOKEN: 'bench-enrolment-token-0000',
+      MIA_MINER_ENROLMENT_TOKEN: benchEnrolmentToken,
       // info logs only start-up and shutdown lines; the start line carries the URL.
       MIA_LOG_LEVEL: 'info',
       MIA_VALIDATE_RESPONSES: 'false',

@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { benchAdminToken, startApiProcess } from '../lib/apiProcess.ts';
+import { benchAdminToken, benchEnrolmentToken, startApiProcess } from '../lib/apiProcess.ts';
 import { connect } from '../lib/benchPostgres.ts';
 import { createBusiness, insertQueuedJobs, typicalMessages } from '../lib/fixtures.ts';
 import { HttpClient } from '../lib/httpClient.ts';
@@ -141,7 +141,7 @@ export const supervisorOverhead: Scenario = {
         [minerBin, 'run', '--backend-url', api.url, '--name', 'bench-miner', '--llama-server', bin, '--model', model,
           '--gpu-layers', '0', '--slots', String(slots), '--ctx-per-slot', String(ctxPerSlot), '--state-dir', tmp,
           '--log-level', 'warn', ...(extra.length ? [`--llama-args=${extra.join(' ')}`] : [])],
-        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } },
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MIA_ENROLMENT_TOKEN: benchEnrolmentToken } },
       );
       let minerLog = '';
       const keep = (c: Buffer) => (minerLog = (minerLog + c.toString()).slice(-4000));
