@@ -2,7 +2,8 @@
 // generating (POST /job/{job_id}/deltas), so customers see the answer grow.
 //
 // Transport: small batched posts, one in flight at a time, every `intervalMs`
-// (50 ms). Not one streaming request body: a plain request per batch works through
+// (50 ms). The first batch goes at once (whatever arrived in the same tick): the
+// customer's first words must not wait out an interval (bench 8-ttft). Not one streaming request body: a plain request per batch works through
 // every proxy and load balancer (many buffer or time out request bodies), needs
 // no inbound port, gets an answer per batch (409 lease_lost tells the miner to stop
 // at once), and a retried batch is idempotent (its `seq`). 20 posts a second per
@@ -43,7 +44,9 @@ export class StreamForwarder {
     if (this.stopped) return;
     if (delta.content) this.text += delta.content;
     if (delta.toolCalls) this.tools.push(...delta.toolCalls);
-    if (!this.timer && !this.inFlight) this.timer = setTimeout(() => this.flush(), this.options.intervalMs ?? 50);
+    if (this.timer || this.inFlight) return;
+    const first = this.seq === 0 && this.textSent === 0 && this.toolsSent === 0;
+    this.timer = setTimeout(() => this.flush(), first ? 0 : (this.options.intervalMs ?? 50));
   }
 
   /** Generation is over: no more posts (the result carries whatever was not sent). */

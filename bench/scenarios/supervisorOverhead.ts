@@ -11,9 +11,8 @@
 // a small GGUF such as tiny-random-llama.gguf; LLAMA_ARGS adds flags
 // such as "-t 2"); otherwise the test double test/fixtures/fake-llama-server,
 // which generates at a fixed FAKE_LLAMA_TOKENS_PER_SECOND per request.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { benchAdminToken, benchEnrolmentToken, startApiProcess } from '../lib/apiProcess.ts';
@@ -22,31 +21,12 @@ import { createBusiness, insertQueuedJobs, typicalMessages } from '../lib/fixtur
 import { HttpClient } from '../lib/httpClient.ts';
 import { withCleanup, type Scenario } from '../lib/scenario.ts';
 import { nowMs, sleep } from '../lib/stats.ts';
+import { freePort, stopChild } from '../lib/processes.ts';
 
 const slots = 4;
 const ctxPerSlot = 1024;
 const fakeServer = 'test/fixtures/fake-llama-server';
 const minerBin = 'miner/bin/mia-miner.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
 
 export const supervisorOverhead: Scenario = {
   id: '7-supervisor',
