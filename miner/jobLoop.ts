@@ -108,6 +108,9 @@ export class JobLoop {
   private async dispatch(stopClaiming: AbortSignal): Promise<void> {
     const { backend, llama, logger, minerId } = this.options;
     const backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
+    // An empty answer that came early (a draining backend answers 204 at once) must not
+    // turn the long-poll into a claim loop: wait, more the more often it happens.
+    const emptyBackoff = new Backoff({ initialMs: 250, maxMs: 5_000 });
     while (!stopClaiming.aborted) {
       const idle = this.freeSlots() - this.reserved;
       if (idle <= 0) {
@@ -122,6 +125,7 @@ export class JobLoop {
       let jobs: ClaimedJob[];
       this.dispatching = true;
       this.reserved += idle;
+      const asked = performance.now();
       try {
         if (this.useBatch) {
           jobs = await backend.claimBatch(
@@ -154,6 +158,10 @@ export class JobLoop {
         this.reserved -= idle;
       }
       for (const job of jobs) this.startJob(job);
+      if (jobs.length > 0) emptyBackoff.reset();
+      else if (performance.now() - asked < (this.options.pollWaitSeconds * 1000) / 2) {
+        await sleep(emptyBackoff.next(), stopClaiming);
+      }
     }
   }
 

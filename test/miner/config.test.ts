@@ -53,6 +53,13 @@ describe('miner configuration', () => {
     assert.deepEqual(config.extraLlamaArgs, ['-t', '8', '-fa', 'on']);
   });
 
+  it('refuses a --poll-wait of 0 (an idle miner would send thousands of claims a second)', () => {
+    assert.throws(
+      () => parseCommandLine(['run', '--poll-wait', '0'], {}),
+      (e: unknown) => e instanceof ConfigError && /--poll-wait/.test(e.message),
+    );
+  });
+
   it('derives a valid default name from the host name', () => {
     assert.equal(defaultMinerName('gpu box #1.local'), 'gpu-box-1.local');
     assert.equal(defaultMinerName('???'), 'miner');

@@ -325,3 +325,38 @@ describe('job loop and a lease the heartbeat says is lost', function () {
     assert.ok(lines.some((l) => /job cancelled stopped: its lease was lost/.test(l)), lines.join('\n'));
   });
 });
+
+describe('job loop and a backend that answers an empty claim at once', function () {
+  this.timeout(10_000);
+
+  it('backs off instead of claiming in a loop', async () => {
+    let claims = 0;
+    const stop = new AbortController();
+    const loop = new JobLoop({
+      backend: {
+        // A draining backend answers 204 at once, whatever the long-poll asked for.
+        claim: async () => {
+          claims += 1;
+          return null;
+        },
+        claimBatch: () => Promise.reject(new Error('unused')),
+        submitResult: () => Promise.reject(new Error('unused')),
+      },
+      llama: { url: 'http://127.0.0.1:9', isReady: () => true, waitReady: async () => true, suspect: () => {} },
+      status: { jobStarted: () => {}, jobFinished: () => {} },
+      stats: new JobStats(),
+      logger: createLogger({ level: 'error', sink: () => {} }),
+      minerId: 'm1',
+      slots: 1,
+      pollWaitSeconds: 30,
+      generationTimeoutMs: 1000,
+      readyWaitMs: 1000,
+    });
+    const running = loop.run(stop.signal);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    stop.abort();
+    await running;
+    // 250 ms, 500 ms, 1 s… between the empty answers: a handful in 2 s, not thousands.
+    assert.ok(claims >= 2 && claims <= 6, `${claims} claims in 2 s`);
+  });
+});
