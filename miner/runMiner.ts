@@ -191,6 +191,22 @@ export async function runMiner(
   // Until llama-server first comes up the miner is offline; a crash loop says so too.
   status.setOffline('llama-server starting');
   llama.on('available', () => status.setOffline(undefined));
+  // The backend routes jobs by the context each slot really has (sql/job_claim.sql). That
+  // is /props' n_ctx, which can be less than --ctx-per-slot asked for (--llama-args with
+  // its own -c, a model's limit): tell the backend when it differs.
+  llama.on('available', () => void reportContext());
+  async function reportContext(): Promise<void> {
+    const perSlot = llama.url ? (await llamaProps(llama.url))?.nCtxPerSlot : undefined;
+    if (!perSlot || perSlot === registration.context_length) return;
+    const asked = registration.context_length;
+    registration.context_length = perSlot;
+    try {
+      await client.register({ ...registration, status: status.status });
+      logger.warn('llama-server gives each slot another context than asked; the backend now routes by it', { asked, n_ctx: perSlot });
+    } catch (error) {
+      logger.warn('could not tell the backend the context size', { error: errorMessage(error) });
+    }
+  }
   llama.on('unavailable', (reason: string) => status.setOffline(reason));
   // Also releases leases a previous run of this miner still held (it was killed).
   status.start();

@@ -1,7 +1,12 @@
--- Claim up to cardinality(:miner_ids) queued jobs in one short statement; the
--- i-th job (by priority, then age) goes to :miner_ids[i]. One miner asking for
+-- Claim up to cardinality(:miner_ids) queued jobs in one short statement: the
+-- oldest jobs (by priority, then age), one per wanted slot. One miner asking for
 -- n jobs repeats its id n times; the dispatcher serving several parked miners
--- lists each of them. SKIP LOCKED lets any number of claimers run at once
+-- lists each of them, oldest waiter first.
+--
+-- Context: a job goes only to a miner whose context_length (per slot) holds its
+-- need_tokens (prompt + max_tokens, estimated at submit). Among the jobs picked, the
+-- biggest goes to the miner with the biggest context; between equal contexts the
+-- oldest waiter comes first. SKIP LOCKED lets any number of claimers run at once
 -- without waiting on each other or taking the same job twice.
 --
 -- Slots are enforced here: each miner gets at most its registered `slots` minus the jobs
@@ -19,18 +24,21 @@ WITH wanted AS (
   SELECT w.miner_id, w.ord, row_number() OVER (PARTITION BY w.miner_id ORDER BY w.ord) AS nth
   FROM unnest(:miner_ids::uuid[]) WITH ORDINALITY AS w(miner_id, ord)
 ), room AS (
-  SELECT m.id, m.slots - (SELECT count(*) FROM mia.jobs AS r WHERE r.miner_id = m.id AND r.status = 'running') AS free
+  SELECT m.id, m.slots - (SELECT count(*) FROM mia.jobs AS r WHERE r.miner_id = m.id AND r.status = 'running') AS free,
+         coalesce(m.context_length, 2147483647) AS ctx
   FROM mia.miners AS m
   WHERE m.id IN (SELECT miner_id FROM wanted)
 ), allowed AS (
-  SELECT coalesce(array_agg(w.miner_id ORDER BY w.ord), '{}') AS ids
+  SELECT w.miner_id, w.ord, r.ctx
   FROM wanted AS w JOIN room AS r ON r.id = w.miner_id
   WHERE w.nth <= r.free
 ), picked AS (
-  SELECT id, priority, created_at
+  SELECT id, priority, created_at, coalesce(need_tokens, 0) AS need
   FROM mia.jobs
   -- Matches the partial index jobs_claim_idx (WHERE status = 'queued', ORDER BY priority, created_at).
   WHERE status = 'queued' AND run_after <= now()
+    -- Too big for every miner of this claim: left for a bigger one (or its queue deadline).
+    AND coalesce(need_tokens, 0) <= (SELECT max(ctx) FROM allowed)
     AND (cardinality(attempted_by) = 0
          OR NOT attempted_by && :miner_ids::uuid[]
          OR run_after <= now() - make_interval(secs => :retry_avoid_s::double precision)
@@ -38,11 +46,19 @@ WITH wanted AS (
                         WHERE other.status IN ('idle', 'busy') AND other.suspended_at IS NULL
                           AND other.id <> ALL (mia.jobs.attempted_by)))
   ORDER BY priority, created_at
-  LIMIT (SELECT cardinality(ids) FROM allowed)
+  LIMIT (SELECT count(*) FROM allowed)
   FOR UPDATE SKIP LOCKED
+), jobs_by_need AS (
+  SELECT id, need, row_number() OVER (ORDER BY need DESC, priority, created_at) AS k FROM picked
+), miners_by_ctx AS (
+  SELECT miner_id, ctx, row_number() OVER (ORDER BY ctx DESC, ord) AS k FROM allowed
 ), assigned AS (
-  SELECT id, (SELECT ids FROM allowed)[row_number() OVER (ORDER BY priority, created_at)] AS miner_id
-  FROM picked
+  -- Biggest job to the biggest context, and so on down: if the picked jobs can all be
+  -- placed, this places them. One that does not fit its miner stays queued (its row
+  -- lock ends with this statement's transaction).
+  SELECT j.id, m.miner_id
+  FROM jobs_by_need AS j JOIN miners_by_ctx AS m USING (k)
+  WHERE j.need <= m.ctx
 )
 UPDATE mia.jobs AS j
 SET status           = 'running',

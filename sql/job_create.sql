@@ -4,12 +4,13 @@
 WITH job AS (
   INSERT INTO mia.jobs (business_id, session_id, messages, prompt, context, max_tokens, temperature,
                         tools, tool_choice, priority, max_attempts, idempotency_key, callback_url,
-                        notify_on_finish, queue_deadline)
+                        notify_on_finish, queue_deadline, need_tokens)
   VALUES (:business_id, :session_id, :messages::jsonb, :prompt, :context, :max_tokens, :temperature,
           :tools::jsonb, :tool_choice::jsonb, :priority, :max_attempts, :idempotency_key, :callback_url,
           :notify_on_finish,
           -- 0: no deadline.
-          CASE WHEN :queue_timeout_s::int > 0 THEN now() + make_interval(secs => :queue_timeout_s::int) END)
+          CASE WHEN :queue_timeout_s::int > 0 THEN now() + make_interval(secs => :queue_timeout_s::int) END,
+          :need_tokens)
   ON CONFLICT (business_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING id, business_id, session_id, prompt
 ), user_log AS (

@@ -8,6 +8,7 @@ import { businesses } from '../store/businesses.ts';
 import { refuseIfOverBudget } from '../credits/budget.ts';
 import { chatLogs } from '../store/chatLogs.ts';
 import { jobs } from '../store/jobs.ts';
+import { contextNeed } from './contextNeed.ts';
 import { buildMessages, type ChatMessage } from '../chat/buildMessages.ts';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.ts';
 
@@ -80,10 +81,11 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     });
   }
 
+  const messagesJson = JSON.stringify(messages);
   const created = await jobs.create(ctx.db, {
     business_id: business.id,
     session_id: input.sessionId,
-    messages: JSON.stringify(messages),
+    messages: messagesJson,
     prompt: input.message,
     context: input.context,
     max_tokens: maxTokens,
@@ -96,6 +98,7 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     callback_url: input.callbackUrl,
     notify_on_finish: input.waits,
     queue_timeout_s: input.queueTimeoutSeconds ?? config.MIA_QUEUE_TIMEOUT_SECONDS,
+    need_tokens: contextNeed(messagesJson, maxTokens),
   });
   if (created) return { jobId: created, created: true };
   // Two requests with the same key raced and the other one won: return its job.

@@ -22,6 +22,8 @@ export type NewJob = {
   notify_on_finish: boolean;
   /** Seconds the job may wait for a miner before it fails with no_miner_available; 0 = forever. */
   queue_timeout_s: number;
+  /** Context tokens the job needs (api/jobs/contextNeed.ts); the claim matches it to miners. */
+  need_tokens: number;
 };
 
 export type SuccessResult = {
