@@ -23,6 +23,7 @@ import { creditRoutes } from './routes/credits.ts';
 import { usageRoutes } from './routes/usage.ts';
 import { minerStreamRoutes } from './routes/minerStream.ts';
 import { streamRoutes } from './routes/streams.ts';
+import { requestId } from './http/requestId.ts';
 
 export function createApp(ctx: AppContext): Express {
   const app = express();
@@ -31,6 +32,7 @@ export function createApp(ctx: AppContext): Express {
   // Behind a proxy, req.ip (used as a miner's default ip_address) should be the client's.
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
 
+  app.use(requestId());
   // While draining (SIGTERM), tell keep-alive clients to reconnect elsewhere.
   app.use((_req, res, next) => {
     if (ctx.draining) res.setHeader('Connection', 'close');

@@ -7,6 +7,7 @@ import { ApiError, type ErrorCode } from '../errors.ts';
 import { isDatabaseUnavailable, isInvalidValue } from '../db/errors.ts';
 import { errorFields, log } from '../log.ts';
 import { jsonTooDeep } from './jsonBody.ts';
+import { requestIdOf } from './requestId.ts';
 
 const codeByStatus: Record<number, ErrorCode> = {
   400: 'bad_request',
@@ -75,13 +76,16 @@ function toApiError(error: unknown, req: Request): ApiError {
 
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const apiError = toApiError(error, req);
+  const request_id = requestIdOf(req, res);
   if (apiError.status >= 500 && apiError.code === 'internal') {
-    log.error('unhandled error', { method: req.method, path: req.path, ...errorFields(error) });
+    log.error('unhandled error', { method: req.method, path: req.path, request_id, ...errorFields(error) });
+    // The caller gets no detail, but an id to quote: the log line above carries it.
+    if (request_id) apiError.message = `internal error (request ${request_id})`;
   } else if (apiError.status === 400 && isInvalidValue(error)) {
     // The database, not openapi.yaml, refused the value: the contract lacks a bound.
-    log.warn('request refused by the database: openapi.yaml may lack a bound', { method: req.method, path: req.path, error: (error as Error).message });
+    log.warn('request refused by the database: openapi.yaml may lack a bound', { method: req.method, path: req.path, request_id, error: (error as Error).message });
   } else if (apiError.status === 503) {
-    log.warn('request failed: service unavailable', { path: req.path, ...errorFields(error), stack: undefined });
+    log.warn('request failed: service unavailable', { path: req.path, request_id, ...errorFields(error), stack: undefined });
   }
   if (res.headersSent) {
     res.destroy();
