@@ -75,6 +75,7 @@ const ConfigSchema = z.object({
   MIA_REAP_INTERVAL_MS: int(50, 3_600_000).default(5000).describe('how often expired leases are taken back, ms; default 5000'),
   MIA_RETRY_BACKOFF_SECONDS: z.coerce.number().min(0).max(60).default(2).describe('a job a miner reported failed is claimable again after this, doubling per attempt, at most 60 s; default 2'),
   MIA_RETRY_AVOID_SECONDS: z.coerce.number().min(0).max(86_400).default(60).describe('for this long after a failed attempt a job goes only to miners that have not tried it, s; default 60'),
+  MIA_FAIR_SPACING_MS: int(0, 3_600_000).default(1000).describe('fair queueing between businesses: a job of a business with jobs waiting is placed this long after its latest one, so a burst cannot hold back other businesses; 0 = first come, first served across businesses; default 1000'),
   MIA_QUEUE_TIMEOUT_SECONDS: int(0, 604_800).default(600).describe('a job no miner has taken this long after submission fails with no_miner_available (POST /chat queue_timeout overrides), s; checked every MIA_REAP_INTERVAL_MS; default 600, 0 = wait forever'),
   MIA_MINER_OFFLINE_AFTER_SECONDS: int(1, 86_400).default(120).describe('silence after which a miner is marked offline and its jobs requeued, s; default 120 (keep above the 60 s long-poll)'),
   MIA_MINER_CHECK_INTERVAL_MS: int(50, 3_600_000).default(10_000).describe('how often silent miners are looked for, ms; default 10000'),

@@ -1,5 +1,6 @@
 -- Claim up to cardinality(:miner_ids) queued jobs in one short statement: the
--- oldest jobs (by priority, then age), one per wanted slot. One miner asking for
+-- first jobs by priority, then fair_at (submission time, spread out per business
+-- so businesses take turns: migration 0070), one per wanted slot. One miner asking for
 -- n jobs repeats its id n times; the dispatcher serving several parked miners
 -- lists each of them, oldest waiter first.
 --
@@ -33,9 +34,9 @@ WITH wanted AS (
   FROM wanted AS w JOIN room AS r ON r.id = w.miner_id
   WHERE w.nth <= r.free
 ), picked AS (
-  SELECT id, priority, created_at, coalesce(need_tokens, 0) AS need
+  SELECT id, priority, fair_at, coalesce(need_tokens, 0) AS need
   FROM mia.jobs
-  -- Matches the partial index jobs_claim_idx (WHERE status = 'queued', ORDER BY priority, created_at).
+  -- Matches the partial index jobs_claim_idx (WHERE status = 'queued', ORDER BY priority, fair_at).
   WHERE status = 'queued' AND run_after <= now()
     -- Too big for every miner of this claim: left for a bigger one (or its queue deadline).
     AND coalesce(need_tokens, 0) <= (SELECT max(ctx) FROM allowed)
@@ -45,11 +46,11 @@ WITH wanted AS (
          OR NOT EXISTS (SELECT 1 FROM mia.miners AS other
                         WHERE other.status IN ('idle', 'busy') AND other.suspended_at IS NULL
                           AND other.id <> ALL (mia.jobs.attempted_by)))
-  ORDER BY priority, created_at
+  ORDER BY priority, fair_at
   LIMIT (SELECT count(*) FROM allowed)
   FOR UPDATE SKIP LOCKED
 ), jobs_by_need AS (
-  SELECT id, need, row_number() OVER (ORDER BY need DESC, priority, created_at) AS k FROM picked
+  SELECT id, need, row_number() OVER (ORDER BY need DESC, priority, fair_at) AS k FROM picked
 ), miners_by_ctx AS (
   SELECT miner_id, ctx, row_number() OVER (ORDER BY ctx DESC, ord) AS k FROM allowed
 ), assigned AS (

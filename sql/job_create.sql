@@ -4,13 +4,17 @@
 WITH job AS (
   INSERT INTO mia.jobs (business_id, session_id, messages, prompt, context, max_tokens, temperature,
                         tools, tool_choice, priority, max_attempts, idempotency_key, callback_url,
-                        notify_on_finish, queue_deadline, need_tokens)
+                        notify_on_finish, queue_deadline, need_tokens, fair_at)
   VALUES (:business_id, :session_id, :messages::jsonb, :prompt, :context, :max_tokens, :temperature,
           :tools::jsonb, :tool_choice::jsonb, :priority, :max_attempts, :idempotency_key, :callback_url,
           :notify_on_finish,
           -- 0: no deadline.
           CASE WHEN :queue_timeout_s::int > 0 THEN now() + make_interval(secs => :queue_timeout_s::int) END,
-          :need_tokens)
+          :need_tokens,
+          -- Fair queueing (migration 0070): after this business's latest waiting job, if any.
+          greatest(now(), (SELECT max(q.fair_at) FROM mia.jobs AS q
+                           WHERE q.business_id = :business_id AND q.status = 'queued')
+                          + make_interval(secs => :fair_spacing_s::double precision)))
   ON CONFLICT (business_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING id, business_id, session_id, prompt
 ), user_log AS (

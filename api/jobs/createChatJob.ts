@@ -99,6 +99,7 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     notify_on_finish: input.waits,
     queue_timeout_s: input.queueTimeoutSeconds ?? config.MIA_QUEUE_TIMEOUT_SECONDS,
     need_tokens: contextNeed(messagesJson, maxTokens),
+    fair_spacing_s: config.MIA_FAIR_SPACING_MS / 1000,
   });
   if (created) return { jobId: created, created: true };
   // Two requests with the same key raced and the other one won: return its job.

@@ -24,6 +24,8 @@ export type NewJob = {
   queue_timeout_s: number;
   /** Context tokens the job needs (api/jobs/contextNeed.ts); the claim matches it to miners. */
   need_tokens: number;
+  /** Fair queueing: the gap after this business's latest waiting job (MIA_FAIR_SPACING_MS); 0 = plain FIFO. */
+  fair_spacing_s: number;
 };
 
 export type SuccessResult = {
