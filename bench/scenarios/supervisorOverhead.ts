@@ -12,7 +12,7 @@
 // such as "-t 2"); otherwise the test double test/fixtures/fake-llama-server,
 // which generates at a fixed FAKE_LLAMA_TOKENS_PER_SECOND per request.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { benchAdminToken, benchEnrolmentToken, startApiProcess } from '../lib/apiProcess.ts';
@@ -21,11 +21,11 @@ import { createBusiness, insertQueuedJobs, typicalMessages } from '../lib/fixtur
 import { HttpClient } from '../lib/httpClient.ts';
 import { withCleanup, type Scenario } from '../lib/scenario.ts';
 import { nowMs, sleep } from '../lib/stats.ts';
+import { chooseLlamaServer } from '../lib/llamaServerChoice.ts';
 import { freePort, stopChild } from '../lib/processes.ts';
 
 const slots = 4;
 const ctxPerSlot = 1024;
-const fakeServer = 'test/fixtures/fake-llama-server';
 const minerBin = 'miner/bin/mia-miner.js';
 
 export const supervisorOverhead: Scenario = {
@@ -37,21 +37,14 @@ export const supervisorOverhead: Scenario = {
         report.skipped = `${minerBin} is not there yet (the miner supervisor is being written)`;
         return;
       }
-      const real = Boolean(process.env.LLAMA_SERVER_BIN && process.env.LLAMA_MODEL);
-      if (!real && !existsSync(fakeServer)) {
-        report.skipped = `no llama-server: set LLAMA_SERVER_BIN and LLAMA_MODEL, or provide ${fakeServer}`;
-        return;
-      }
       const tmp = mkdtempSync(path.join(os.tmpdir(), 'mia-bench-miner-'));
       defer(() => rmSync(tmp, { recursive: true, force: true }));
-      let model = process.env.LLAMA_MODEL ?? '';
-      if (!real) {
-        model = path.join(tmp, 'fake.gguf');
-        writeFileSync(model, 'GGUF bench placeholder');
+      const choice = chooseLlamaServer(tmp, 'fake-llama-server (test double)');
+      if ('skipped' in choice) {
+        report.skipped = choice.skipped;
+        return;
       }
-      const bin = real ? process.env.LLAMA_SERVER_BIN! : path.resolve(fakeServer);
-      const extra = (process.env.LLAMA_ARGS ?? '').split(/\s+/).filter(Boolean);
-      const serverLabel = real ? `llama-server ${path.basename(model)}` : 'fake-llama-server (test double)';
+      const { bin, model, extra, label: serverLabel } = choice;
       const perSlot = ctx.quick ? 8 : 30;
       const maxTokens = ctx.quick ? 64 : 128;
       const jobs = perSlot * slots;

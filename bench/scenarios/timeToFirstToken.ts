@@ -10,16 +10,16 @@
 // Server: the real llama-server when LLAMA_SERVER_BIN and LLAMA_MODEL are set, else
 // the test double at FAKE_LLAMA_TOKENS_PER_SECOND=100 (a GPU-like pace).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { benchAdminToken, benchEnrolmentToken, startApiProcess } from '../lib/apiProcess.ts';
 import { createBusiness, typicalMessages } from '../lib/fixtures.ts';
+import { chooseLlamaServer } from '../lib/llamaServerChoice.ts';
 import { freePort, stopChild } from '../lib/processes.ts';
 import { withCleanup, type Scenario } from '../lib/scenario.ts';
 import { nowMs, sleep, summarize } from '../lib/stats.ts';
 
-const fakeServer = 'test/fixtures/fake-llama-server';
 const minerBin = 'miner/bin/mia-miner.js';
 const maxTokens = 32;
 
@@ -60,22 +60,15 @@ export const timeToFirstToken: Scenario = {
   title: 'Time to first token: streamed /v1/chat/completions through the API and mia-miner vs llama-server driven directly',
   run: (ctx, report) =>
     withCleanup(async (defer) => {
-      const real = Boolean(process.env.LLAMA_SERVER_BIN && process.env.LLAMA_MODEL);
-      if (!real && !existsSync(fakeServer)) {
-        report.skipped = `no llama-server: set LLAMA_SERVER_BIN and LLAMA_MODEL, or provide ${fakeServer}`;
-        return;
-      }
       const tmp = mkdtempSync(path.join(os.tmpdir(), 'mia-bench-ttft-'));
       defer(() => rmSync(tmp, { recursive: true, force: true }));
-      let model = process.env.LLAMA_MODEL ?? '';
-      if (!real) {
-        model = path.join(tmp, 'fake.gguf');
-        writeFileSync(model, 'GGUF bench placeholder');
+      const choice = chooseLlamaServer(tmp, 'fake-llama-server (test double, 100 tok/s)');
+      if ('skipped' in choice) {
+        report.skipped = choice.skipped;
+        return;
       }
-      const bin = real ? process.env.LLAMA_SERVER_BIN! : path.resolve(fakeServer);
-      const extra = (process.env.LLAMA_ARGS ?? '').split(/\s+/).filter(Boolean);
+      const { bin, model, extra, label: serverLabel } = choice;
       const serverEnv = { ...process.env, FAKE_LLAMA_TOKENS_PER_SECOND: process.env.FAKE_LLAMA_TOKENS_PER_SECOND ?? '100' };
-      const serverLabel = real ? `llama-server ${path.basename(model)}` : 'fake-llama-server (test double, 100 tok/s)';
       const chats = ctx.quick ? 20 : 100;
       const messages = JSON.parse(typicalMessages('Hello, when can I pick up my bike?')) as unknown[];
 
