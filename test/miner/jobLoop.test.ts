@@ -44,6 +44,21 @@ function useFakeLlama(slots: number, env: Record<string, string> = {}): LlamaPro
   return llama;
 }
 
+/** Options of a one-slot loop on a ready llama-server at `url`; tests override what they exercise. */
+function oneSlotLoop(url: string | undefined, overrides: Partial<JobLoopOptions> & Pick<JobLoopOptions, 'backend' | 'logger'>): JobLoop {
+  return new JobLoop({
+    llama: { url, isReady: () => true, waitReady: async () => true, suspect: () => {} },
+    status: { jobStarted: () => {}, jobFinished: () => {} },
+    stats: new JobStats(),
+    minerId: 'm1',
+    slots: 1,
+    pollWaitSeconds: 0,
+    generationTimeoutMs: 10_000,
+    readyWaitMs: 1000,
+    ...overrides,
+  });
+}
+
 describe('job loop', function () {
   this.timeout(20_000);
   const llama = useFakeLlama(1);
@@ -290,7 +305,7 @@ describe('job loop and a lease the heartbeat says is lost', function () {
     const stop = new AbortController();
     const long = { ...job('cancelled'), max_tokens: 400 };
     let handed = false;
-    const loop = new JobLoop({
+    const loop = oneSlotLoop(llama.url, {
       backend: {
         claim: async () => {
           if (handed) {
@@ -306,15 +321,8 @@ describe('job loop and a lease the heartbeat says is lost', function () {
           return { job_id: result.job_id, outcome: 'accepted' };
         },
       },
-      llama: { url: llama.url, isReady: () => true, waitReady: async () => true, suspect: () => {} },
-      status: { jobStarted: () => {}, jobFinished: () => {} },
-      stats: new JobStats(),
       logger: createLogger({ level: 'debug', sink: (_l, line) => lines.push(line) }),
-      minerId: 'm1',
-      slots: 1,
-      pollWaitSeconds: 0,
       generationTimeoutMs: 60_000,
-      readyWaitMs: 1000,
     });
     const running = loop.run(stop.signal).then(() => loop.drain(30_000));
     await eventually(() => lines.some((l) => /job claimed/.test(l)) || undefined, 5000, () => 'the job claimed');
@@ -332,7 +340,7 @@ describe('job loop and a backend that answers an empty claim at once', function 
   it('backs off instead of claiming in a loop', async () => {
     let claims = 0;
     const stop = new AbortController();
-    const loop = new JobLoop({
+    const loop = oneSlotLoop('http://127.0.0.1:9', {
       backend: {
         // A draining backend answers 204 at once, whatever the long-poll asked for.
         claim: async () => {
@@ -342,15 +350,8 @@ describe('job loop and a backend that answers an empty claim at once', function 
         claimBatch: () => Promise.reject(new Error('unused')),
         submitResult: () => Promise.reject(new Error('unused')),
       },
-      llama: { url: 'http://127.0.0.1:9', isReady: () => true, waitReady: async () => true, suspect: () => {} },
-      status: { jobStarted: () => {}, jobFinished: () => {} },
-      stats: new JobStats(),
       logger: createLogger({ level: 'error', sink: () => {} }),
-      minerId: 'm1',
-      slots: 1,
       pollWaitSeconds: 30,
-      generationTimeoutMs: 1000,
-      readyWaitMs: 1000,
     });
     const running = loop.run(stop.signal);
     await new Promise((resolve) => setTimeout(resolve, 2000));
