@@ -65,13 +65,14 @@ export class MinerSuspendedError extends ApiError {
 }
 
 export class BudgetExceededError extends ApiError {
-  constructor(used: number, budget: number, resetsAt: Date) {
-    const retryAfter = Math.max(1, Math.ceil((resetsAt.getTime() - Date.now()) / 1000));
+  constructor(used: number, reserved: number, budget: number, resetsAt: Date) {
+    // Used up: wait for the month to turn. Only held by open jobs: those finish in seconds.
+    const retryAfter = used >= budget ? Math.max(1, Math.ceil((resetsAt.getTime() - Date.now()) / 1000)) : 5;
     super(
       429,
       'budget_exceeded',
-      `monthly token budget used up (${used} of ${budget} tokens); it resets at ${resetsAt.toISOString()}`,
-      { used_tokens: used, monthly_token_budget: budget, resets_at: resetsAt.toISOString() },
+      `monthly token budget used up (${used} used + ${reserved} reserved by open jobs of ${budget} tokens); it resets at ${resetsAt.toISOString()}`,
+      { used_tokens: used, reserved_tokens: reserved, monthly_token_budget: budget, resets_at: resetsAt.toISOString() },
       { 'Retry-After': String(retryAfter) },
     );
   }

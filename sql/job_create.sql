@@ -1,10 +1,15 @@
 -- Submit a chat message: the job and the user's chat-log row in one statement
 -- (one transaction). With an Idempotency-Key that this business already used,
 -- nothing is written and no row comes back: the caller then reads the original.
+-- With :reserve (the business has a budget and this transaction holds its row,
+-- sql/business_budget_lock.sql), the job reserves the most it can be billed:
+-- the prompt bound of api/credits/plausibility.ts (bytes of the messages and
+-- tools as JSON + 16 per message + 256) + max_tokens. The trigger of migration
+-- 0085 gives the reservation back when the job ends.
 WITH job AS (
   INSERT INTO mia.jobs (business_id, session_id, messages, prompt, context, max_tokens, temperature,
                         tools, tool_choice, priority, max_attempts, idempotency_key, callback_url,
-                        notify_on_finish, queue_deadline, need_tokens, fair_at)
+                        notify_on_finish, queue_deadline, need_tokens, fair_at, reserved_tokens)
   VALUES (:business_id, :session_id, :messages::jsonb, :prompt, :context, :max_tokens, :temperature,
           :tools::jsonb, :tool_choice::jsonb, :priority, :max_attempts, :idempotency_key, :callback_url,
           :notify_on_finish,
@@ -14,9 +19,18 @@ WITH job AS (
           -- Fair queueing (migration 0070): after this business's latest waiting job, if any.
           greatest(now(), (SELECT max(q.fair_at) FROM mia.jobs AS q
                            WHERE q.business_id = :business_id AND q.status = 'queued')
-                          + make_interval(secs => :fair_spacing_s::double precision)))
+                          + make_interval(secs => :fair_spacing_s::double precision)),
+          CASE WHEN :reserve::boolean
+               THEN octet_length(:messages::jsonb::text) + coalesce(octet_length(:tools::jsonb::text), 0)
+                    + 16 * jsonb_array_length(:messages::jsonb) + 256 + :max_tokens::int
+               ELSE 0 END)
   ON CONFLICT (business_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-  RETURNING id, business_id, session_id, prompt
+  RETURNING id, business_id, session_id, prompt, reserved_tokens
+), reserved AS (
+  UPDATE mia.businesses AS b
+  SET reserved_tokens = b.reserved_tokens + job.reserved_tokens
+  FROM job
+  WHERE b.id = job.business_id AND job.reserved_tokens > 0
 ), user_log AS (
   INSERT INTO mia.chat_logs (session_id, business_id, job_id, role, message)
   SELECT session_id, business_id, id, 'user', prompt FROM job

@@ -1,5 +1,7 @@
 -- Why a result was not applied: the state of each job as this miner sees it.
+-- tokens_generated is what the miner reported (a repeated submit is compared
+-- with it), not the figure the backend accepted.
 SELECT id AS job_id, status, miner_id, (:miner_id::uuid = ANY (attempted_by)) AS attempted_by_caller,
-       lease_token, output, tokens_generated
+       lease_token, output, tokens_reported AS tokens_generated
 FROM mia.jobs
 WHERE id = ANY (:job_ids::uuid[])

@@ -1,21 +1,49 @@
--- Credit (or suspect) the work of accepted results, in the transaction that
--- accepted them. :verdicts is a JSON array of {job_id, tokens, reason, figures}:
--- reason NULL = believable, credited tokens × the model's rate; otherwise a
--- suspicion and no credit. Completed jobs also get their usage row (the
--- business received the answer either way). Keyed by (job_id, attempt): a
--- job attempt is credited and suspected at most once (unique indexes).
--- Reads jobs and miners without locking them (lock order: jobs before miners).
+-- Settle, credit (or suspect) the work of accepted results, in the transaction
+-- that accepted them. :verdicts is a JSON array of {job_id, tokens,
+-- prompt_tokens, reason, figures}: the tokens the backend accepts (0 for a
+-- suspected result: it bills nothing and counts nothing) and reason NULL =
+-- believable, credited tokens × the model's rate; otherwise a suspicion and no
+-- credit. The accepted figures become the job's tokens_generated/prompt_tokens
+-- (what the business sees), its usage row (what it pays) and the miner's public
+-- counters. Keyed by (job_id, attempt): a job attempt is credited and suspected
+-- at most once (unique indexes).
+-- Lock order (sql/LOCK_ORDER.md): the jobs (already locked by sql/job_complete.sql
+-- in this transaction) are updated in `settled`, the miner row after them in
+-- `counted`, which reads from `settled`.
 WITH verdict AS (
   SELECT *
-  FROM jsonb_to_recordset(:verdicts::jsonb) AS v(job_id uuid, tokens integer, reason text, figures jsonb)
+  FROM jsonb_to_recordset(:verdicts::jsonb) AS v(job_id uuid, tokens integer, prompt_tokens integer, reason text, figures jsonb)
 ), job AS (
-  SELECT j.id, j.attempts, j.business_id, j.status, j.prompt_tokens, j.completed_at, v.tokens, v.reason, v.figures,
+  SELECT j.id, j.attempts, j.business_id, j.status, j.completed_at, v.tokens, v.prompt_tokens, v.reason, v.figures,
          coalesce(m.model, 'unknown') AS model,
          extract(epoch FROM CASE WHEN j.status = 'completed' THEN j.completed_at ELSE now() END - j.claimed_at)::float8 AS seconds
   FROM verdict AS v
   JOIN mia.jobs AS j ON j.id = v.job_id AND j.miner_id = :miner_id
   JOIN mia.miners AS m ON m.id = j.miner_id
   WHERE j.status IN ('completed', 'cancelled')
+), settled AS (
+  UPDATE mia.jobs AS j
+  SET tokens_generated = job.tokens,
+      prompt_tokens = CASE WHEN job.status = 'completed' THEN job.prompt_tokens END
+  FROM job
+  WHERE j.id = job.id
+  RETURNING j.id, j.status, job.reason, job.tokens, job.seconds
+), counted AS (
+  UPDATE mia.miners AS m
+  SET job_count = m.job_count + t.jobs,
+      total_tokens_generated = m.total_tokens_generated + t.tokens,
+      -- Moving average of per-job speed, so one odd job does not swing it.
+      tokens_per_second = CASE WHEN t.rate IS NULL THEN m.tokens_per_second
+                               WHEN m.tokens_per_second = 0 THEN t.rate
+                               ELSE 0.8 * m.tokens_per_second + 0.2 * t.rate END,
+      last_active = now()
+  FROM (SELECT count(*) FILTER (WHERE reason IS NULL) AS jobs,
+               coalesce(sum(tokens::bigint) FILTER (WHERE reason IS NULL), 0) AS tokens,
+               avg(tokens / greatest(seconds, 0.001)) FILTER (WHERE reason IS NULL) AS rate,
+               count(*) AS completed
+        FROM settled WHERE status = 'completed') AS t
+  WHERE m.id = :miner_id AND t.completed > 0
+  RETURNING m.id
 ), usage AS (
   INSERT INTO mia.job_usage (job_id, attempt, business_id, miner_id, model, prompt_tokens, completion_tokens, completed_at)
   SELECT id, attempts, business_id, :miner_id, model, coalesce(prompt_tokens, 0), tokens, completed_at
@@ -36,4 +64,5 @@ WITH verdict AS (
 )
 SELECT (SELECT count(*) FROM credited)::int AS jobs_credited,
        coalesce((SELECT sum(credits) FROM credited), 0)::float8 AS credits,
-       (SELECT count(*) FROM suspected)::int AS suspicions
+       (SELECT count(*) FROM suspected)::int AS suspicions,
+       (SELECT count(*) FROM counted)::int AS miners_counted

@@ -12,22 +12,31 @@ import { errorFields, log } from '../log.ts';
 
 export type CreditedCompletion = { completed: string[]; cancelledCredited: string[]; suspicions: number };
 
+/**
+ * The figures the backend stands behind: the miner's claims when they are
+ * believable, nothing at all when they are not (a suspected result bills the
+ * business nothing, earns nothing and counts nothing).
+ */
 function verdictOf(row: FactsRow, sent: SuccessResult | undefined): Verdict {
   // A cancelled job keeps no output: judge it by what the miner sent.
   const cancelled = row.status === 'cancelled';
   const tokens = row.tokens_generated ?? sent?.tokens_generated ?? 0;
+  const promptTokens = row.prompt_tokens ?? (cancelled ? (sent?.prompt_tokens ?? null) : null);
   const suspicion = judgeResult({
     model: row.model,
+    hiddenReasoning: row.hidden_reasoning,
+    parametersBillions: row.parameters_billions,
     maxTokens: row.max_tokens,
     tokensGenerated: tokens,
-    promptTokens: row.prompt_tokens ?? (cancelled ? (sent?.prompt_tokens ?? null) : null),
+    promptTokens,
     outputBytes: cancelled ? Buffer.byteLength(sent?.output ?? '') : row.output_bytes,
     toolCallsBytes: cancelled ? (sent?.tool_calls ? Buffer.byteLength(JSON.stringify(sent.tool_calls)) : 0) : row.tool_calls_bytes,
     promptBytes: row.prompt_bytes,
     messageCount: row.message_count,
     seconds: row.seconds,
   });
-  return { job_id: row.job_id, tokens, reason: suspicion?.reason ?? null, figures: suspicion?.figures ?? null };
+  if (suspicion) return { job_id: row.job_id, tokens: 0, prompt_tokens: 0, reason: suspicion.reason, figures: suspicion.figures };
+  return { job_id: row.job_id, tokens, prompt_tokens: promptTokens ?? 0, reason: null, figures: null };
 }
 
 export async function completeAndCredit(

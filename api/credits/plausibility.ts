@@ -12,22 +12,31 @@
 //    into 1–3-digit groups, CJK is often one token per character (3 bytes) and
 //    an emoji up to 4 tokens. So the bound is bytes, never a false suspicion,
 //    and a lie such as 10,000 tokens for a 5-character answer is far outside it.
-//    Families that think before answering (Qwen3, QwQ, DeepSeek-R1, GPT-OSS)
+//    Models that think before answering (Qwen3, QwQ, DeepSeek-R1, GPT-OSS)
 //    drop their reasoning from the answer: for them only max_tokens bounds it.
-//    Every family: never more than the job's max_tokens (llama-server stops there).
+//    Which models do is the operator's word (mia.model_profiles, PUT
+//    /models/{model}/profile), never the model name a miner registered: a
+//    stranger calling itself "Qwen3-8B" must not unlock the loose bound.
+//    Every model: never more than the job's max_tokens (llama-server stops there).
 // 2. Speed. Claim to result includes prompt processing and two HTTP hops, so it
 //    is longer than the generation itself and the measured tok/s is below the
 //    real one. The ceiling is 20,000 / (parameters in billions) tok/s: on an H200
 //    we recorded 200 tok/s single-stream for a 7B Q4_K_M and 521 tok/s for a 1B
 //    F16 (test/fixtures/recorded/llama-server/cuda-h200/); the ceiling is 14× and
-//    38× that, room for faster cards and speculative decoding. A model name
-//    without a size ("…-7B-…") gets 50,000 tok/s. Short answers (< 64 tokens)
+//    38× that, room for faster cards and speculative decoding. The size is the
+//    operator's (mia.model_profiles); without one, the size in the model name
+//    may only make the ceiling stricter than the 50,000 tok/s of an unknown
+//    size (a name claiming "0.1B" gains nothing). Short answers (< 64 tokens)
 //    are not timed: HTTP latency dominates them.
 // 3. Prompt tokens against the prompt: at most its bytes (the messages and tools
 //    as JSON, keys included) + 16 per message for the chat template + 256.
 //    Fewer prompt tokens than expected is not checked: it earns the miner nothing.
 export type ResultFacts = {
   model: string;
+  /** From the operator's model table; false for models it does not list. */
+  hiddenReasoning: boolean;
+  /** From the operator's model table; null when it does not list the model or its size. */
+  parametersBillions: number | null;
   maxTokens: number;
   tokensGenerated: number;
   promptTokens: number | null;
@@ -43,27 +52,10 @@ export type Suspicion = {
   figures: Record<string, number | string>;
 };
 
-type Family = { name: string; match: RegExp; hiddenReasoning: boolean };
-
-/** First match wins; documented in README "What miners earn". */
-export const modelFamilies: readonly Family[] = [
-  { name: 'reasoning', match: /qwen3|qwq|deepseek-r1|gpt-oss|think|reason/i, hiddenReasoning: true },
-  { name: 'qwen', match: /qwen/i, hiddenReasoning: false },
-  { name: 'llama', match: /llama/i, hiddenReasoning: false },
-  { name: 'mistral', match: /mistral|mixtral|ministral/i, hiddenReasoning: false },
-  { name: 'gemma', match: /gemma/i, hiddenReasoning: false },
-  { name: 'phi', match: /phi/i, hiddenReasoning: false },
-  { name: 'other', match: /.*/, hiddenReasoning: false },
-];
-
 /** Tokens that decode to no bytes of the answer (end of turn, leading-space marker). */
 export const silentTokenAllowance = 16;
 const minTimedTokens = 64;
 const unknownSizeCeiling = 50_000;
-
-export function familyOf(model: string): Family {
-  return modelFamilies.find((f) => f.match.test(model)) ?? modelFamilies[modelFamilies.length - 1]!;
-}
 
 /** Parameters in billions from a name such as "Qwen2.5-7B-Instruct-Q4_K_M.gguf" or "…-500M-…". */
 export function parameterBillions(model: string): number | null {
@@ -73,13 +65,14 @@ export function parameterBillions(model: string): number | null {
   return value > 0 ? value : null;
 }
 
-export function tokensPerSecondCeiling(model: string): number {
-  const billions = parameterBillions(model);
-  return billions === null ? unknownSizeCeiling : 20_000 / billions;
+export function tokensPerSecondCeiling(facts: Pick<ResultFacts, 'model' | 'parametersBillions'>): number {
+  if (facts.parametersBillions !== null) return 20_000 / facts.parametersBillions;
+  const named = parameterBillions(facts.model);
+  return named === null ? unknownSizeCeiling : Math.min(unknownSizeCeiling, 20_000 / named);
 }
 
-export function completionTokenBound(facts: Pick<ResultFacts, 'model' | 'maxTokens' | 'outputBytes' | 'toolCallsBytes'>): number {
-  if (familyOf(facts.model).hiddenReasoning) return facts.maxTokens;
+export function completionTokenBound(facts: Pick<ResultFacts, 'hiddenReasoning' | 'maxTokens' | 'outputBytes' | 'toolCallsBytes'>): number {
+  if (facts.hiddenReasoning) return facts.maxTokens;
   return Math.min(facts.maxTokens, facts.outputBytes + facts.toolCallsBytes + silentTokenAllowance);
 }
 
@@ -98,12 +91,12 @@ export function judgeResult(facts: ResultFacts): Suspicion | null {
         bound,
         output_bytes: facts.outputBytes,
         max_tokens: facts.maxTokens,
-        family: familyOf(facts.model).name,
+        hidden_reasoning: String(facts.hiddenReasoning),
       },
     };
   }
   if (facts.tokensGenerated >= minTimedTokens) {
-    const ceiling = tokensPerSecondCeiling(facts.model);
+    const ceiling = tokensPerSecondCeiling(facts);
     const rate = facts.tokensGenerated / Math.max(facts.seconds, 1e-6);
     if (rate > ceiling) {
       return {

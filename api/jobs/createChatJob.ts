@@ -5,7 +5,7 @@
 import type { AppContext } from '../context.ts';
 import type { Principal } from '../auth/principal.ts';
 import { businesses } from '../store/businesses.ts';
-import { refuseIfOverBudget } from '../credits/budget.ts';
+import { withinBudget } from '../credits/budget.ts';
 import { chatLogs } from '../store/chatLogs.ts';
 import { jobs } from '../store/jobs.ts';
 import { contextNeed } from './contextNeed.ts';
@@ -55,7 +55,7 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     throw new BadRequestError(`max_tokens must be at most ${config.MIA_MAX_TOKENS_LIMIT}`);
   }
   const { business, idempotencyKey } = input;
-  await refuseIfOverBudget(ctx, business.id);
+  // A retry of a job already accepted is answered whatever the budget says now.
   if (idempotencyKey) {
     const existing = await jobs.findByIdempotencyKey(ctx.db, business.id, idempotencyKey);
     if (existing) return { jobId: existing, created: false };
@@ -82,7 +82,7 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
   }
 
   const messagesJson = JSON.stringify(messages);
-  const created = await jobs.create(ctx.db, {
+  const created = await withinBudget(ctx, business.id, (db, reserve) => jobs.create(db, {
     business_id: business.id,
     session_id: input.sessionId,
     messages: messagesJson,
@@ -100,7 +100,8 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     queue_timeout_s: input.queueTimeoutSeconds ?? config.MIA_QUEUE_TIMEOUT_SECONDS,
     need_tokens: contextNeed(messagesJson, maxTokens),
     fair_spacing_s: config.MIA_FAIR_SPACING_MS / 1000,
-  });
+    reserve,
+  }));
   if (created) return { jobId: created, created: true };
   // Two requests with the same key raced and the other one won: return its job.
   const original = idempotencyKey ? await jobs.findByIdempotencyKey(ctx.db, business.id, idempotencyKey) : null;

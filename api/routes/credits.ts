@@ -69,6 +69,16 @@ export function creditRoutes(ctx: AppContext): Router {
     res.json({ model: row.model, credits_per_token: row.credits_per_token, effective_from: new Date(row.effective_from).toISOString() });
   });
 
+  router.put('/models/:model/profile', async (req, res) => {
+    const { hidden_reasoning, parameters_billions, reason } = req.body as {
+      hidden_reasoning: boolean;
+      parameters_billions?: number | null;
+      reason?: string;
+    };
+    const row = await creditReports.setProfile(ctx.db, req.params.model!, hidden_reasoning, parameters_billions ?? null, reason ?? null);
+    res.json({ ...row, updated_at: new Date(row.updated_at).toISOString() });
+  });
+
   router.get('/leaderboard', async (req, res) => {
     const window = (req.query.window as keyof typeof windows | undefined) ?? '24h';
     const limit = Number(req.query.limit ?? 20);

@@ -29,7 +29,12 @@ export function usageRoutes(ctx: AppContext): Router {
       totals,
       days: row.days,
       budget: budget
-        ? { monthly_token_budget: budget.budget, used_this_month: budget.used, resets_at: new Date(budget.resets_at).toISOString() }
+        ? {
+            monthly_token_budget: budget.budget,
+            used_this_month: budget.used,
+            reserved: budget.reserved,
+            resets_at: new Date(budget.resets_at).toISOString(),
+          }
         : null,
     });
   });

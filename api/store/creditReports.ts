@@ -1,6 +1,6 @@
 // Read side of credits and usage: reports, leaderboard, rates, budgets.
 import { z } from 'zod';
-import type { DatabasePool } from 'slonik';
+import type { CommonQueryMethods, DatabasePool } from 'slonik';
 import { defineQuery } from '../db/defineQuery.ts';
 import { IdRow } from './rows.ts';
 
@@ -22,8 +22,21 @@ const UsageRow = z.object({
   monthly_token_budget: z.number().nullable(),
 });
 const usage = defineQuery<{ business_id: string; from: string; to: string }, typeof UsageRow>('business_usage_report', UsageRow);
-const BudgetRow = z.object({ budget: z.number(), used: z.number(), resets_at: z.string() });
+const BudgetRow = z.object({ budget: z.number(), used: z.number(), reserved: z.number(), resets_at: z.string() });
+export type BudgetRow = z.infer<typeof BudgetRow>;
 const budget = defineQuery<{ business_id: string }, typeof BudgetRow>('business_budget_check', BudgetRow);
+const lockBudget = defineQuery<{ business_id: string }, typeof IdRow>('business_budget_lock', IdRow);
+const ProfileRow = z.object({
+  model: z.string(),
+  hidden_reasoning: z.boolean(),
+  parameters_billions: z.number().nullable(),
+  reason: z.string().nullable(),
+  updated_at: z.string(),
+});
+const setProfile = defineQuery<
+  { model: string; hidden_reasoning: boolean; parameters_billions: number | null; reason: string | null },
+  typeof ProfileRow
+>('model_profile_set', ProfileRow);
 const setBudget = defineQuery<{ business_id: string; budget: number | null }, typeof IdRow>('business_set_budget', IdRow);
 
 export const creditReports = {
@@ -33,7 +46,11 @@ export const creditReports = {
     db.one(setRate({ model, credits_per_token: creditsPerToken, reason })),
   businessUsage: (db: DatabasePool, businessId: string, from: string, to: string) =>
     db.maybeOne(usage({ business_id: businessId, from, to })),
-  budget: (db: DatabasePool, businessId: string) => db.maybeOne(budget({ business_id: businessId })),
+  budget: (db: CommonQueryMethods, businessId: string) => db.maybeOne(budget({ business_id: businessId })),
+  /** In a transaction: hold the budgeted business's row until commit; false = no budget. */
+  lockBudget: async (db: CommonQueryMethods, businessId: string) => (await db.maybeOne(lockBudget({ business_id: businessId }))) !== null,
+  setProfile: (db: DatabasePool, model: string, hiddenReasoning: boolean, parametersBillions: number | null, reason: string | null) =>
+    db.one(setProfile({ model, hidden_reasoning: hiddenReasoning, parameters_billions: parametersBillions, reason })),
   setBudget: async (db: DatabasePool, businessId: string, value: number | null) =>
     (await db.maybeOne(setBudget({ business_id: businessId, budget: value }))) !== null,
 };

@@ -4,7 +4,14 @@ import type { CommonQueryMethods } from 'slonik';
 import { defineQuery } from '../db/defineQuery.ts';
 import { IdRow, JobIdRow } from './rows.ts';
 
-export type Verdict = { job_id: string; tokens: number; reason: string | null; figures: Record<string, unknown> | null };
+/** Accepted figures of one result: `tokens`/`prompt_tokens` are what is billed, credited and counted. */
+export type Verdict = {
+  job_id: string;
+  tokens: number;
+  prompt_tokens: number;
+  reason: string | null;
+  figures: Record<string, unknown> | null;
+};
 export type MinerJobEvent = { job_id: string; kind: 'aborted' | 'refused' };
 
 const FactsRow = z.object({
@@ -14,6 +21,8 @@ const FactsRow = z.object({
   max_tokens: z.number().int(),
   tokens_generated: z.number().int().nullable(),
   prompt_tokens: z.number().int().nullable(),
+  hidden_reasoning: z.boolean(),
+  parameters_billions: z.number().nullable(),
   output_bytes: z.number().int(),
   tool_calls_bytes: z.number().int(),
   prompt_bytes: z.number().int(),
@@ -22,7 +31,12 @@ const FactsRow = z.object({
 });
 export type FactsRow = z.infer<typeof FactsRow>;
 const facts = defineQuery<{ miner_id: string; job_ids: readonly string[] }, typeof FactsRow>('job_credit_facts', FactsRow);
-const CreditedRow = z.object({ jobs_credited: z.number().int(), credits: z.number(), suspicions: z.number().int() });
+const CreditedRow = z.object({
+  jobs_credited: z.number().int(),
+  credits: z.number(),
+  suspicions: z.number().int(),
+  miners_counted: z.number().int(),
+});
 const creditJobs = defineQuery<{ miner_id: string; verdicts: string }, typeof CreditedRow>('miner_credit_job', CreditedRow);
 const recordCancelledWork = defineQuery<{ miner_id: string; results: string }, typeof JobIdRow>(
   'job_record_cancelled_work',

@@ -26,6 +26,8 @@ export type NewJob = {
   need_tokens: number;
   /** Fair queueing: the gap after this business's latest waiting job (MIA_FAIR_SPACING_MS); 0 = plain FIFO. */
   fair_spacing_s: number;
+  /** Reserve the job's most billable tokens against its business's budget (api/credits/budget.ts). */
+  reserve: boolean;
 };
 
 export type SuccessResult = {
@@ -76,7 +78,7 @@ const finishedAmong = defineQuery<{ ids: readonly string[] }, typeof IdRow>('job
 
 export const jobs = {
   /** Returns the new job's id, or null when the idempotency key was already used. */
-  create: async (db: DatabasePool, job: NewJob) => (await db.maybeOne(create(job)))?.id ?? null,
+  create: async (db: CommonQueryMethods, job: NewJob) => (await db.maybeOne(create(job)))?.id ?? null,
   findByIdempotencyKey: async (db: DatabasePool, businessId: string, key: string) =>
     (await db.maybeOne(findByIdempotencyKey({ business_id: businessId, idempotency_key: key })))?.id ?? null,
   get: (db: DatabasePool, id: string) => db.maybeOne(get({ id })),
