@@ -7,6 +7,18 @@
 -- back without an answer (offline release, dropped from a heartbeat, expired lease,
 -- reported failure) does not use up one of the job's attempts.
 
+-- On probation: fewer than p_jobs credited jobs (ledger rows of kind 'job': accepted with
+-- no suspicion; lies earn no row, so they do not end probation). Reads at most p_jobs rows
+-- of miner_credits_miner_idx, so a veteran costs as little as a newcomer. Used by the claim
+-- (sql/job_claim.sql) and by the claim route's standing (sql/miner_standing.sql).
+CREATE FUNCTION mia.on_probation(p_miner_id uuid, p_jobs integer) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT count(*) < p_jobs
+  FROM (SELECT 1 FROM mia.miner_credits WHERE miner_id = p_miner_id AND kind = 'job' LIMIT p_jobs) AS done
+$$;
+COMMENT ON FUNCTION mia.on_probation(uuid, integer) IS
+  'Whether a miner has fewer than p_jobs credited jobs (MIA_PROBATION_JOBS): it then gets at most MIA_PROBATION_SLOTS jobs and its drops are free.';
+
 -- Whether a drop of the current attempt is free: decided by the claim (the miner was on
 -- probation and the job had free drops left), so the five statements that give a job
 -- back need no configuration and no look-up of the miner: the job carries its rule.
@@ -63,4 +75,5 @@ COMMENT ON COLUMN mia.miners.registered_from IS
 DROP INDEX mia.miners_suspended_from_idx;
 ALTER TABLE mia.miners DROP COLUMN registered_from;
 DROP FUNCTION mia.attempt_counts(mia.jobs);
+DROP FUNCTION mia.on_probation(uuid, integer);
 ALTER TABLE mia.jobs DROP COLUMN free_drops, DROP COLUMN drop_free;

@@ -15,10 +15,9 @@
 -- miner registered with slots=1 cannot hoard the queue. The miner rows are read, not
 -- locked (lock order, sql/LOCK_ORDER.md: jobs before miners).
 --
--- Probation (migration 0090): a miner with fewer than :probation_jobs credited jobs (ledger
--- rows of kind 'job': completed, or cancelled after its claim, with no suspicion) gets at
--- most :probation_slots, whatever slots it registered; the count stops at :probation_jobs
--- rows of miner_credits_miner_idx, so a veteran costs the same. Its claim marks the job
+-- Probation (migration 0090): a miner with fewer than :probation_jobs credited jobs
+-- (mia.on_probation) gets at most :probation_slots, whatever slots it registered
+-- (sql/miner_standing.sql tells the claim route the same room). Its claim marks the job
 -- drop_free (while the job has had fewer than :probation_free_drops free drops): if it
 -- gives the job back unanswered, the attempt does not count (mia.attempt_counts).
 --
@@ -33,9 +32,7 @@ WITH wanted AS (
   FROM unnest(:miner_ids::uuid[]) WITH ORDINALITY AS w(miner_id, ord)
 ), standing AS (
   SELECT m.id, m.slots, coalesce(m.context_length, 2147483647) AS ctx,
-         (SELECT count(*) FROM (SELECT 1 FROM mia.miner_credits AS c
-                                WHERE c.miner_id = m.id AND c.kind = 'job'
-                                LIMIT :probation_jobs::int) AS done) < :probation_jobs::int AS probation
+         mia.on_probation(m.id, :probation_jobs::int) AS probation
   FROM mia.miners AS m
   WHERE m.id IN (SELECT miner_id FROM wanted)
 ), room AS (
