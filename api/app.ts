@@ -29,8 +29,11 @@ export function createApp(ctx: AppContext): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // Behind a proxy, req.ip (used as a miner's default ip_address) should be the client's.
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  // req.ip keys the per-address registration limits and the hold on a suspended miner's
+  // address. Trusting X-Forwarded-For from any loopback/private peer let a client name
+  // itself anew on each request (60 registrations of 60), so no proxy is trusted unless
+  // the operator names it (MIA_TRUST_PROXY).
+  app.set('trust proxy', trustProxy(ctx.config.MIA_TRUST_PROXY));
 
   app.use(requestId());
   // While draining (SIGTERM), tell keep-alive clients to reconnect elsewhere.
@@ -63,4 +66,12 @@ export function createApp(ctx: AppContext): Express {
   }
   app.use(errorHandler);
   return app;
+}
+
+/** MIA_TRUST_PROXY as express takes it: unset = trust no proxy, digits = a hop count, true/false, else addresses/subnets/names. */
+export function trustProxy(value: string | undefined): boolean | number | string {
+  if (value === undefined) return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  if (value === 'true' || value === 'false') return value === 'true';
+  return value;
 }

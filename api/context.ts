@@ -31,5 +31,11 @@ export function leaseSettings(config: Config): Lease {
 }
 
 export function claimSettings(config: Config): ClaimSettings {
-  return { ...leaseSettings(config), retry_avoid_s: config.MIA_RETRY_AVOID_SECONDS };
+  return {
+    ...leaseSettings(config),
+    retry_avoid_s: config.MIA_RETRY_AVOID_SECONDS,
+    probation_jobs: config.MIA_PROBATION_JOBS,
+    probation_slots: config.MIA_PROBATION_SLOTS,
+    probation_free_drops: config.MIA_PROBATION_FREE_DROPS,
+  };
 }

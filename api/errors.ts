@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'unauthorized'
   | 'forbidden'
   | 'miner_suspended'
+  | 'miner_held'
   | 'not_found'
   | 'method_not_allowed'
   | 'payload_too_large'
@@ -61,6 +62,17 @@ export class ForbiddenError extends ApiError {
 export class MinerSuspendedError extends ApiError {
   constructor(reason: string | null) {
     super(403, 'miner_suspended', `this miner is suspended${reason ? `: ${reason}` : ''}; claims are refused until the operator reinstates it`);
+  }
+}
+
+export class MinerHeldError extends ApiError {
+  constructor(holdHours: number) {
+    super(
+      403,
+      'miner_held',
+      `this miner was registered from the address of a miner suspended within the last ${holdHours} h; ` +
+        'claims are refused until the operator reinstates it (PATCH /miners/{id}) or the hold passes',
+    );
   }
 }
 

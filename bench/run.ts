@@ -95,7 +95,9 @@ async function main(): Promise<void> {
     quick: args.quick,
     pg,
     // Rate limits are per key; simulated miners and the chat client must not be throttled.
-    apiEnv: { MIA_RATE_LIMIT_CHAT_PER_SECOND: '0', MIA_RATE_LIMIT_MINER_PER_SECOND: '0' },
+    // The bench's miners are fresh: on probation they would take one job at a time, and the
+    // scenarios measure the queue with established miners (probation is tested, not timed).
+    apiEnv: { MIA_RATE_LIMIT_CHAT_PER_SECOND: '0', MIA_RATE_LIMIT_MINER_PER_SECOND: '0', MIA_PROBATION_JOBS: '0' },
     progress: (line) => process.stdout.write(`  ${line}\n`),
   };
   const results: ScenarioResult[] = [];

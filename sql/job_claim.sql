@@ -15,6 +15,12 @@
 -- miner registered with slots=1 cannot hoard the queue. The miner rows are read, not
 -- locked (lock order, sql/LOCK_ORDER.md: jobs before miners).
 --
+-- Probation (migration 0090): a miner with fewer than :probation_jobs credited jobs
+-- (mia.on_probation) gets at most :probation_slots, whatever slots it registered
+-- (sql/miner_standing.sql tells the claim route the same room). Its claim marks the job
+-- drop_free (while the job has had fewer than :probation_free_drops free drops): if it
+-- gives the job back unanswered, the attempt does not count (mia.attempt_counts).
+--
 -- Retries move on: a job goes to none of the miners of this claim that already tried
 -- it (attempted_by) while an online, unsuspended miner that has not tried it exists,
 -- for at most :retry_avoid_s after it became claimable again (that miner may be unable
@@ -24,13 +30,18 @@
 WITH wanted AS (
   SELECT w.miner_id, w.ord, row_number() OVER (PARTITION BY w.miner_id ORDER BY w.ord) AS nth
   FROM unnest(:miner_ids::uuid[]) WITH ORDINALITY AS w(miner_id, ord)
-), room AS (
-  SELECT m.id, m.slots - (SELECT count(*) FROM mia.jobs AS r WHERE r.miner_id = m.id AND r.status = 'running') AS free,
-         coalesce(m.context_length, 2147483647) AS ctx
+), standing AS (
+  SELECT m.id, m.slots, coalesce(m.context_length, 2147483647) AS ctx,
+         mia.on_probation(m.id, :probation_jobs::int) AS probation
   FROM mia.miners AS m
   WHERE m.id IN (SELECT miner_id FROM wanted)
+), room AS (
+  SELECT s.id, s.ctx, s.probation,
+         CASE WHEN s.probation THEN least(s.slots, :probation_slots::int) ELSE s.slots END
+         - (SELECT count(*) FROM mia.jobs AS r WHERE r.miner_id = s.id AND r.status = 'running') AS free
+  FROM standing AS s
 ), allowed AS (
-  SELECT w.miner_id, w.ord, r.ctx
+  SELECT w.miner_id, w.ord, r.ctx, r.probation
   FROM wanted AS w JOIN room AS r ON r.id = w.miner_id
   WHERE w.nth <= r.free
 ), picked AS (
@@ -52,12 +63,12 @@ WITH wanted AS (
 ), jobs_by_need AS (
   SELECT id, need, row_number() OVER (ORDER BY need DESC, priority, fair_at) AS k FROM picked
 ), miners_by_ctx AS (
-  SELECT miner_id, ctx, row_number() OVER (ORDER BY ctx DESC, ord) AS k FROM allowed
+  SELECT miner_id, ctx, probation, row_number() OVER (ORDER BY ctx DESC, ord) AS k FROM allowed
 ), assigned AS (
   -- Biggest job to the biggest context, and so on down: if the picked jobs can all be
   -- placed, this places them. One that does not fit its miner stays queued (its row
   -- lock ends with this statement's transaction).
-  SELECT j.id, m.miner_id
+  SELECT j.id, m.miner_id, m.probation
   FROM jobs_by_need AS j JOIN miners_by_ctx AS m USING (k)
   WHERE j.need <= m.ctx
 )
@@ -70,6 +81,7 @@ SET status           = 'running',
     -- Lease length follows max_tokens: a long answer gets a long lease.
     lease_expires_at = now() + make_interval(secs => :lease_base_s::double precision + j.max_tokens * :lease_ms_per_token::double precision / 1000.0),
     attempts         = j.attempts + 1,
+    drop_free        = a.probation AND j.free_drops < :probation_free_drops::int,
     claimed_at       = now()
 FROM assigned AS a
 WHERE j.id = a.id

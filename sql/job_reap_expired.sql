@@ -1,5 +1,6 @@
 -- Take back running jobs whose lease has expired (their miner stopped
--- heartbeating). The attempt was counted at claim: a job that still has
+-- heartbeating). The attempt was counted at claim (unless its miner is on
+-- probation: mia.attempt_counts, migration 0090): a job that still has
 -- attempts left goes back to the queue (the queued trigger wakes miners), one
 -- that has used max_attempts goes to 'failed', the dead-letter state. SKIP
 -- LOCKED: a row a claim, heartbeat or result holds right now is left for the
@@ -15,15 +16,18 @@ WITH expired AS (
   FOR UPDATE SKIP LOCKED
 )
 UPDATE mia.jobs AS j
-SET status           = CASE WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'queued' END,
-    error            = CASE WHEN j.attempts >= j.max_attempts
+SET status           = CASE WHEN (mia.attempt_counts(j)).exhausted THEN 'failed' ELSE 'queued' END,
+    error            = CASE WHEN (mia.attempt_counts(j)).exhausted
                             THEN 'lease expired on attempt ' || j.attempts || ' of ' || j.max_attempts || ' (miner stopped responding)'
                             ELSE j.error END,
+    max_attempts     = (mia.attempt_counts(j)).max_attempts,
+    free_drops       = (mia.attempt_counts(j)).free_drops,
+    run_after        = (mia.attempt_counts(j)).run_after,
     -- A dead-lettered job keeps its last holder, for the post-mortem.
-    miner_id         = CASE WHEN j.attempts >= j.max_attempts THEN j.miner_id END,
+    miner_id         = CASE WHEN (mia.attempt_counts(j)).exhausted THEN j.miner_id END,
     lease_token      = NULL,
     lease_expires_at = NULL,
-    completed_at     = CASE WHEN j.attempts >= j.max_attempts THEN now() END
+    completed_at     = CASE WHEN (mia.attempt_counts(j)).exhausted THEN now() END
 FROM expired AS e
 WHERE j.id = e.id
 RETURNING j.id AS job_id, j.status

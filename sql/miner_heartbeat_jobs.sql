@@ -3,8 +3,9 @@
 --  * the jobs in :running (their lease tokens) get their lease pushed to now + that job's
 --    lease length, never shortened and never past the lease's maximum age;
 --  * the miner's other running jobs were dropped by it (it gave up, crashed and restarted,
---    or never meant to run them): they go back to the queue, the attempt counted, or to
---    'failed' once max_attempts is used. Jobs claimed within :claim_grace_s are spared:
+--    or never meant to run them): they go back to the queue, the attempt counted (free for
+--    a miner on probation: mia.attempt_counts, migration 0090), or to 'failed' once
+--    max_attempts is used. Jobs claimed within :claim_grace_s are spared:
 --    a claim may have been answered after the miner built this report;
 --  * the tokens in :running that are not a running lease of this miner any more (the job
 --    was cancelled, reaped, requeued or finished) come back as leases_lost: the miner
@@ -32,16 +33,20 @@ WITH held AS (
   WHERE mia.jobs.id = held.id AND held.named
   RETURNING mia.jobs.id
 ), dropped AS (
-  UPDATE mia.jobs
-  SET status           = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
-      error            = 'attempt ' || attempts || ' of ' || max_attempts || ': dropped by its miner (not in its heartbeat)',
-      miner_id         = CASE WHEN attempts >= max_attempts THEN miner_id END,
-      lease_token      = CASE WHEN attempts >= max_attempts THEN lease_token END,
+  UPDATE mia.jobs AS j
+  SET status           = CASE WHEN (mia.attempt_counts(j)).exhausted THEN 'failed' ELSE 'queued' END,
+      error            = 'attempt ' || j.attempts || ' of ' || (mia.attempt_counts(j)).max_attempts
+                         || (mia.attempt_counts(j)).note || ': dropped by its miner (not in its heartbeat)',
+      max_attempts     = (mia.attempt_counts(j)).max_attempts,
+      free_drops       = (mia.attempt_counts(j)).free_drops,
+      run_after        = (mia.attempt_counts(j)).run_after,
+      miner_id         = CASE WHEN (mia.attempt_counts(j)).exhausted THEN j.miner_id END,
+      lease_token      = CASE WHEN (mia.attempt_counts(j)).exhausted THEN j.lease_token END,
       lease_expires_at = NULL,
-      completed_at     = CASE WHEN attempts >= max_attempts THEN now() END
+      completed_at     = CASE WHEN (mia.attempt_counts(j)).exhausted THEN now() END
   FROM held
-  WHERE mia.jobs.id = held.id AND NOT held.named AND held.settled
-  RETURNING mia.jobs.id
+  WHERE j.id = held.id AND NOT held.named AND held.settled
+  RETURNING j.id
 ), lost AS (
   SELECT coalesce(array_agg(t.token), '{}') AS tokens
   FROM unnest(:running::uuid[]) AS t(token)

@@ -2,7 +2,8 @@
 -- :offline_after_s seconds as offline, and take back their running jobs at
 -- once instead of waiting for each lease to run out. The miner most likely
 -- died, possibly because of the job, so the attempt stays counted, exactly as
--- for an expired lease: back to the queue, or to 'failed' after max_attempts.
+-- for an expired lease: back to the queue, or to 'failed' after max_attempts
+-- (free for a miner on probation: mia.attempt_counts, migration 0090).
 -- SKIP LOCKED on both tables: rows in use right now are left for the next run
 -- (or, for jobs, for the lease reaper).
 WITH silent AS (
@@ -24,14 +25,17 @@ WITH silent AS (
   FOR UPDATE OF j SKIP LOCKED
 ), released AS (
   UPDATE mia.jobs AS j
-  SET status           = CASE WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'queued' END,
-      error            = CASE WHEN j.attempts >= j.max_attempts
+  SET status           = CASE WHEN (mia.attempt_counts(j)).exhausted THEN 'failed' ELSE 'queued' END,
+      error            = CASE WHEN (mia.attempt_counts(j)).exhausted
                               THEN 'miner went silent on attempt ' || j.attempts || ' of ' || j.max_attempts
                               ELSE j.error END,
-      miner_id         = CASE WHEN j.attempts >= j.max_attempts THEN j.miner_id END,
+      max_attempts     = (mia.attempt_counts(j)).max_attempts,
+      free_drops       = (mia.attempt_counts(j)).free_drops,
+      run_after        = (mia.attempt_counts(j)).run_after,
+      miner_id         = CASE WHEN (mia.attempt_counts(j)).exhausted THEN j.miner_id END,
       lease_token      = NULL,
       lease_expires_at = NULL,
-      completed_at     = CASE WHEN j.attempts >= j.max_attempts THEN now() END
+      completed_at     = CASE WHEN (mia.attempt_counts(j)).exhausted THEN now() END
   FROM held AS h
   WHERE j.id = h.id
   RETURNING j.id

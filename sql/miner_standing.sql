@@ -1,2 +1,20 @@
--- Is the miner suspended? Read by every claim (GET /job/next, /jobs/next).
-SELECT suspended_at, suspended_reason FROM mia.miners WHERE id = :miner_id
+-- The miner's standing, read by every claim (GET /job/next, /jobs/next) before it
+-- claims or parks:
+--  * suspended, or held (migration 0090): registered from the address of a miner that
+--    was suspended before it registered and within :hold_hours, and not reinstated by
+--    the operator since; a suspended miner cannot take jobs again under a new name.
+--    Reinstating the suspended miner lifts the hold too (its suspended_at is cleared).
+--    Served by miners_suspended_from_idx; :hold_hours 0 holds nobody;
+--  * room: the jobs it may still take, as sql/job_claim.sql counts them (its slots, or
+--    :probation_slots on probation, minus its running jobs), so a miner asking for 100
+--    parks for what it can get, not 100 slots of a dispatch round.
+SELECT m.suspended_at, m.suspended_reason,
+       EXISTS (SELECT 1 FROM mia.miners AS s
+               WHERE s.registered_from = m.registered_from AND s.suspended_at IS NOT NULL AND s.id <> m.id
+                 AND s.suspended_at > now() - make_interval(hours => :hold_hours::int)
+                 AND s.suspended_at < m.created_at
+                 AND (m.reinstated_at IS NULL OR m.reinstated_at < s.suspended_at)) AS held,
+       (CASE WHEN mia.on_probation(m.id, :probation_jobs::int) THEN least(m.slots, :probation_slots::int) ELSE m.slots END
+        - (SELECT count(*) FROM mia.jobs AS r WHERE r.miner_id = m.id AND r.status = 'running'))::int AS room
+FROM mia.miners AS m
+WHERE m.id = :miner_id

@@ -39,6 +39,15 @@ export class TokenBuckets {
     return this.buckets.size;
   }
 
+  /** The seconds `take` would ask to wait now (0: a request would pass), taking nothing. */
+  wait(key: string, nowMs: number = performance.now()): number {
+    const { ratePerSecond, burst } = this.settings;
+    const bucket = this.buckets.get(key);
+    if (ratePerSecond <= 0 || !bucket) return 0;
+    const tokens = Math.min(burst, bucket.tokens + ((nowMs - bucket.updatedMs) / 1000) * ratePerSecond);
+    return tokens >= 1 ? 0 : (1 - tokens) / ratePerSecond;
+  }
+
   take(key: string, nowMs: number = performance.now()): number {
     const { ratePerSecond, burst } = this.settings;
     if (ratePerSecond <= 0) return 0;
@@ -77,10 +86,10 @@ export class TokenBuckets {
 }
 
 export class RateLimitedError extends ApiError {
-  constructor(retryAfterSeconds: number) {
+  constructor(retryAfterSeconds: number, what = 'too many requests for this key') {
     // Retry-After is whole seconds (RFC 9110); round up so a client that obeys it is let through.
     const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
-    super(429, 'rate_limited', `too many requests for this key; retry after ${seconds} s`, undefined, {
+    super(429, 'rate_limited', `${what}; retry after ${seconds} s`, undefined, {
       'Retry-After': String(seconds),
     });
   }

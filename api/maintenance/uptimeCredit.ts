@@ -1,6 +1,8 @@
-// Credits miners for being online: once per interval (a fixed bin of the
-// clock), every miner that is not offline, was seen within the interval and is
-// not suspended gets creditsPerHour × the interval's share of an hour.
+// Credits miners for being online and of use: once per interval (a fixed bin
+// of the clock), every miner that is not offline, was seen within the interval,
+// is not suspended, and either completed credited work in the interval or could
+// have served one of its jobs (its context holds the job's need) gets
+// creditsPerHour × the interval's share of an hour (sql/miner_credit_uptime.sql).
 import { z } from 'zod';
 import type { DatabasePool } from 'slonik';
 import { defineQuery } from '../db/defineQuery.ts';

@@ -43,9 +43,13 @@ export function minerJobRoutes(ctx: AppContext): Router {
     miners.touch(ctx.db, minerId).catch((error: unknown) => log.warn('miner touch failed', errorFields(error)));
   }
 
-  async function claim(req: Request, res: Response, maxJobs: number): Promise<readonly ClaimedJobRow[]> {
+  async function claim(req: Request, res: Response, asked: number): Promise<readonly ClaimedJobRow[]> {
     const minerId = await requireMinerSelf(ctx, req, String(req.query.miner_id));
-    await refuseIfSuspended(ctx, minerId);
+    const standing = await refuseIfSuspended(ctx, minerId);
+    // Ask for no more than the claim would give (its slots, or probation's, minus what it
+    // runs): a miner asking for 100 must not take 100 slots of a dispatch round from the
+    // miners parked behind it. A full one still parks for one, in case a job ends.
+    const maxJobs = Math.max(1, Math.min(asked, standing?.room ?? asked));
     touch(minerId);
     const wait = Number(req.query.wait ?? 0);
     const seen = ctx.dispatcher.currentGeneration();

@@ -61,9 +61,18 @@ export function minerRoutes(ctx: AppContext): Router {
       throw new ConflictError('name_taken', 'this auth key belongs to a miner with another name');
     }
 
-    registration.admitNewMiner(principal, body.enrolment_token, req.ip ?? 'unknown');
+    const peer = req.ip ?? 'unknown';
+    registration.admitNewMiner(principal, body.enrolment_token, peer);
     const authKey = generateSecret('miner');
-    const created = await miners.register(ctx.db, { ...specs, slots: specs.slots ?? 1, gpus: specs.gpus ?? '[]', auth_key_hash: hashSecret(authKey) });
+    const created = await miners.register(ctx.db, {
+      ...specs,
+      slots: specs.slots ?? 1,
+      gpus: specs.gpus ?? '[]',
+      auth_key_hash: hashSecret(authKey),
+      // Where it came from, for the hold on a suspended miner's address (never the
+      // self-reported ip_address); the operator's own registrations are not held.
+      registered_from: principal?.kind === 'operator' ? null : peer,
+    });
     if (!created) {
       throw new ConflictError('name_taken', `a miner named "${body.name}" exists; re-register with its auth key as bearer token`);
     }

@@ -59,8 +59,11 @@ const suspend = defineQuery<{ miner_id: string; reason: string }, z.ZodObject<{ 
   z.object({ id: z.uuid(), suspended_at: z.string() }),
 );
 const reinstate = defineQuery<{ miner_id: string }, typeof IdRow>('miner_reinstate', IdRow);
-const StandingRow = z.object({ suspended_at: z.string().nullable(), suspended_reason: z.string().nullable() });
-const standing = defineQuery<{ miner_id: string }, typeof StandingRow>('miner_standing', StandingRow);
+const StandingRow = z.object({ suspended_at: z.string().nullable(), suspended_reason: z.string().nullable(), held: z.boolean(), room: z.number().int() });
+export type Standing = z.infer<typeof StandingRow>;
+/** Which settings a miner's standing depends on: the address hold and probation. */
+export type StandingSettings = { hold_hours: number; probation_jobs: number; probation_slots: number };
+const standing = defineQuery<{ miner_id: string } & StandingSettings, typeof StandingRow>('miner_standing', StandingRow);
 
 export const credits = {
   facts: (db: CommonQueryMethods, minerId: string, jobIds: readonly string[]) =>
@@ -81,5 +84,5 @@ export const credits = {
     db.maybeOne(suspicionCount({ miner_id: minerId, window_hours: windowHours })),
   suspend: (db: CommonQueryMethods, minerId: string, reason: string) => db.maybeOne(suspend({ miner_id: minerId, reason })),
   reinstate: async (db: CommonQueryMethods, minerId: string) => (await db.maybeOne(reinstate({ miner_id: minerId }))) !== null,
-  standing: (db: CommonQueryMethods, minerId: string) => db.maybeOne(standing({ miner_id: minerId })),
+  standing: (db: CommonQueryMethods, minerId: string, settings: StandingSettings) => db.maybeOne(standing({ miner_id: minerId, ...settings })),
 };

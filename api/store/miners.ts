@@ -15,10 +15,14 @@ export type MinerSpecs = {
   status: string;
 };
 export type Lease = { lease_base_s: number; lease_ms_per_token: number };
-/** What a claim needs besides the lease: how long a failed job avoids the miners that tried it. */
-export type ClaimSettings = Lease & { retry_avoid_s: number };
+/**
+ * What a claim needs besides the lease: how long a failed job avoids the miners that tried
+ * it, and probation (credited jobs that end it, slots meanwhile, free drops per job).
+ */
+export type ClaimSettings = Lease & { retry_avoid_s: number; probation_jobs: number; probation_slots: number; probation_free_drops: number };
 
-const register = defineQuery<MinerSpecs & { auth_key_hash: string }, typeof IdRow>('miner_register', IdRow);
+type NewMiner = MinerSpecs & { auth_key_hash: string; registered_from: string | null };
+const register = defineQuery<NewMiner, typeof IdRow>('miner_register', IdRow);
 const updateSpecs = defineQuery<MinerSpecs & { id: string }, typeof IdRow>('miner_update_specs', IdRow);
 const findByKeyHash = defineQuery<{ auth_key_hash: string }, typeof IdRow>('miner_find_by_key_hash', IdRow);
 const list = defineQuery<Record<string, never>, typeof MinerRow>('miner_list', MinerRow);
@@ -38,7 +42,7 @@ const touch = defineQuery<{ miner_id: string }, z.ZodUnknown>('miner_touch', z.u
 const releaseJobs = defineQuery<{ miner_id: string }, typeof IdRow>('miner_release_jobs', IdRow);
 
 export const miners = {
-  register: (db: DatabasePool, specs: MinerSpecs & { auth_key_hash: string }) => db.maybeOne(register(specs)),
+  register: (db: DatabasePool, specs: NewMiner) => db.maybeOne(register(specs)),
   updateSpecs: (db: DatabasePool, specs: MinerSpecs & { id: string }) => db.maybeOne(updateSpecs(specs)),
   findByKeyHash: (db: DatabasePool, authKeyHash: string) =>
     db.maybeOne(findByKeyHash({ auth_key_hash: authKeyHash })),

@@ -105,7 +105,7 @@ export async function miaSqlLoop(
       while (done < o.jobs && nowMs() < deadline) {
         const claimed = await c.query<{ job_id: string; lease_token: string }>(
           claim.text,
-          claim.bind({ miner_ids: minerIds, lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60 }),
+          claim.bind({ miner_ids: minerIds, lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60, probation_jobs: 0, probation_slots: 1, probation_free_drops: 10 }),
         );
         if (claimed.rowCount === 0) break;
         const results = claimed.rows.map((r) => ({

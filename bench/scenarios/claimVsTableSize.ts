@@ -27,7 +27,7 @@ export const claimVsTableSize: Scenario = {
       const [httpMiner, sqlMiner] = await createMiners(db, 2);
       const { sql: claimSql, names } = compileNamedParameters(readFileSync(new URL('job_claim.sql', sqlDirectory), 'utf8'));
       const claimParams = (minerId: string) => {
-        const values: Record<string, unknown> = { miner_ids: [minerId], lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60 };
+        const values: Record<string, unknown> = { miner_ids: [minerId], lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60, probation_jobs: 0, probation_slots: 1, probation_free_drops: 10 };
         return names.map((n) => values[n]);
       };
 

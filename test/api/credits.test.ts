@@ -173,6 +173,7 @@ describe('miner credits, suspicions and suspension', () => {
   it('credits uptime once per interval to online, unsuspended miners', async () => {
     const online = await registerMiner(api);
     const suspended = await registerMiner(api);
+    await submitChat(api, await createBusiness(api)); // work it could serve
     await api.request('PATCH', `/miners/${suspended.miner_id}`, { token: api.adminToken, body: { suspended: true, reason: 'test' } });
     const config = { intervalMs: 3_600_000, creditsPerHour: 60 };
     await creditOnlineMiners(api.server.ctx.db, config);
@@ -180,6 +181,33 @@ describe('miner credits, suspicions and suspension', () => {
     const rows = await sql<{ miner_id: string; credits: string }>(api.databaseUrl,
       `SELECT miner_id, credits::text FROM mia.miner_credits WHERE kind = 'uptime' AND miner_id = ANY($1)`, [[online.miner_id, suspended.miner_id]]);
     assert.deepEqual(rows.map((r) => [r.miner_id, Number(r.credits)]), [[online.miner_id, 60]]);
+  });
+
+  it('gives no uptime credit to a miner whose context fits no job of the interval, unless it completed work in it', async () => {
+    const business = await createBusiness(api);
+    // Every job needs its max_tokens and more: none fits 64 tokens of context.
+    const tiny = await registerMiner(api, { context_length: 64 });
+    const fits = await registerMiner(api, { context_length: 8192 });
+    const unknown = await registerMiner(api); // no context reported: fits anything, as in the claim
+    assert.equal((await submitChat(api, business, { max_tokens: 200 })).status, 202);
+    const config = { intervalMs: 3_600_000, creditsPerHour: 60 };
+    await creditOnlineMiners(api.server.ctx.db, config);
+    const uptime = async (miners: TestMiner[]) =>
+      (await sql<{ miner_id: string }>(api.databaseUrl,
+        `SELECT miner_id FROM mia.miner_credits WHERE kind = 'uptime' AND miner_id = ANY($1) ORDER BY miner_id`, [miners.map((m) => m.miner_id)])).map((r) => r.miner_id);
+    assert.deepEqual(await uptime([tiny, fits, unknown]), [fits.miner_id, unknown.miner_id].sort());
+
+    // A small miner that completed a job in the interval (here: one routed to it by hand) earns it.
+    const small = await registerMiner(api, { context_length: 64 });
+    const [waiting] = await sql<{ id: string }>(api.databaseUrl, `SELECT id FROM mia.jobs WHERE status = 'queued' LIMIT 1`);
+    await sql(api.databaseUrl, `UPDATE mia.jobs SET need_tokens = 10 WHERE id = $1`, [waiting!.id]);
+    const claimed = await claimJob(api, small);
+    assert.equal(claimed.status, 200, claimed.text);
+    assert.equal((await postResult(api, small, claimed.body, { output: 'Ready at five.', tokens_generated: 4 })).status, 200);
+    await sql(api.databaseUrl, `UPDATE mia.jobs SET need_tokens = 100000 WHERE id = $1`, [waiting!.id]); // fits no one now
+    await creditOnlineMiners(api.server.ctx.db, { intervalMs: 1_800_000, creditsPerHour: 60 });
+    assert.ok((await uptime([small])).includes(small.miner_id), 'completed work in the interval');
+    assert.ok(!(await uptime([tiny])).includes(tiny.miner_id), 'still nothing for the idle tiny one');
   });
 
   it('shows a public leaderboard of miner ids and numbers, no names or IPs', async () => {

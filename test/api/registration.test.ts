@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startTestApi, type TestApi } from '../support/apiServer.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, withClient, type TestDatabase } from '../support/database.ts';
 import { fakeLlamaServer, fakeModel, MinerProcess, tempDir } from '../miner/helpers.ts';
 
 const name = () => `reg-${randomUUID().slice(0, 8)}`;
@@ -58,6 +58,41 @@ describe('miner registration modes', function () {
     // Re-registering with its own key needs no token.
     const refresh = await byToken.request('POST', '/register_miner', { body: { name: minerName, slots: 2 }, token: ok.body.auth_key });
     assert.equal(refresh.status, 200, refresh.text);
+  });
+
+  it('open: a forged X-Forwarded-For from loopback does not reset the per-IP limit; a proxy named in MIA_TRUST_PROXY may set it', async () => {
+    const open = await api({ MIA_MINER_REGISTRATION: 'open', MIA_MINER_REGISTRATION_PER_HOUR: '3' });
+    const forged = (i: number) => ({ 'x-forwarded-for': `198.51.100.${i}` });
+    const statuses: number[] = [];
+    for (let i = 1; i <= 6; i++) {
+      statuses.push((await open.request('POST', '/register_miner', { body: { name: name() }, headers: forged(i) })).status);
+    }
+    assert.deepEqual(statuses, [201, 201, 201, 429, 429, 429], 'six "different clients" are one peer');
+    const [row] = await withClient(database.url, async (c) =>
+      (await c.query<{ registered_from: string }>(`SELECT registered_from FROM mia.miners ORDER BY created_at DESC LIMIT 1`)).rows);
+    assert.doesNotMatch(row!.registered_from, /198\.51\.100/, 'the peer is recorded, not the header');
+
+    // Behind a proxy the operator names, each forwarded client has its own allowance.
+    const proxied = await api({ MIA_MINER_REGISTRATION: 'open', MIA_MINER_REGISTRATION_PER_HOUR: '1', MIA_TRUST_PROXY: 'loopback' });
+    assert.equal((await proxied.request('POST', '/register_miner', { body: { name: name() }, headers: forged(1) })).status, 201);
+    assert.equal((await proxied.request('POST', '/register_miner', { body: { name: name() }, headers: forged(2) })).status, 201);
+    assert.equal((await proxied.request('POST', '/register_miner', { body: { name: name() }, headers: forged(2) })).status, 429);
+  });
+
+  it('token: wrong enrolment tokens are limited per IP (429 with Retry-After), and past the limit even the right one waits', async () => {
+    const byToken = await api({ MIA_MINER_REGISTRATION: 'token', MIA_MINER_ENROLMENT_TOKEN: enrolmentToken, MIA_ENROLMENT_FAILURES_PER_MINUTE: '10' });
+    const statuses: number[] = [];
+    let last;
+    for (let i = 0; i < 15; i++) {
+      last = await register(byToken, { enrolment_token: `guess-${i}-0123456789` });
+      statuses.push(last.status);
+    }
+    assert.deepEqual(statuses, [...Array<number>(10).fill(403), ...Array<number>(5).fill(429)]);
+    assert.equal(last!.body.error.code, 'rate_limited');
+    assert.match(last!.body.error.message, /wrong enrolment tokens/);
+    assert.ok(Number(last!.headers.get('retry-after')) >= 1);
+    // A guesser past the limit learns nothing: the right token is not even compared.
+    assert.equal((await register(byToken, { enrolment_token: enrolmentToken })).status, 429);
   });
 
   it('closed: only the operator registers miners', async () => {

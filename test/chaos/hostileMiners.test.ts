@@ -24,9 +24,11 @@ describe('chaos: hostile miners', function () {
   const miners: MinerProcess[] = [];
   const dirs: { remove: () => void }[] = [];
 
+  let env: Record<string, string>;
+
   before(async () => {
     database = await createTestDatabase();
-    const env = {
+    env = {
       MIA_LEASE_BASE_SECONDS: '3',
       MIA_LEASE_MS_PER_TOKEN: '0',
       MIA_REAP_INTERVAL_MS: '200',
@@ -236,6 +238,59 @@ describe('chaos: hostile miners', function () {
     assert.deepEqual(rows.map((r) => r.status), ['cancelled', 'completed']);
     checked('the miner stopped generating the cancelled job (its next delta post was refused) and answered the next job; in SQL: cancelled, then completed');
     await ledgerClean();
+  });
+
+  it('sybil droppers: three fresh miners asking for 100 slots and reporting offline again and again; an honest one completes the jobs', async () => {
+    // A replica with probation on, at the production defaults (the other replicas keep it
+    // off, as every suite does: their older tests batch-claim with fresh miners).
+    const apiP = await startApiProcess(database.url, { ...env, MIA_WORKER: 'off', MIA_PROBATION_JOBS: '5', MIA_PROBATION_SLOTS: '1', MIA_PROBATION_FREE_DROPS: '10' });
+    try {
+      const p = client(apiP.url);
+      const sybils = [await register(p, 100), await register(p, 100), await register(p, 100)];
+      const honest = await register(p, 1);
+      const ids = await submit(p, 60);
+      let stop = false;
+      let drops = 0;
+      let mostPerClaim = 0;
+      const droppers = sybils.map(async (sybil) => {
+        while (!stop) {
+          const res = await p.request('GET', `/jobs/next?miner_id=${sybil.miner_id}&max_jobs=100&wait=1`, { token: sybil.auth_key });
+          if (res.status !== 200) continue;
+          mostPerClaim = Math.max(mostPerClaim, res.body.jobs.length);
+          const off = await p.request('POST', `/miner/${sybil.miner_id}/status`, { token: sybil.auth_key, body: { status: 'offline' } });
+          assert.equal(off.status, 200, off.text);
+          drops += off.body.jobs_released;
+        }
+      });
+      const work = (async () => {
+        while (!stop) {
+          const res = await p.request('GET', `/job/next?miner_id=${honest.miner_id}&wait=1`, { token: honest.auth_key });
+          if (res.status !== 200) continue;
+          await p.request('POST', '/job/result', {
+            token: honest.auth_key,
+            body: { job_id: res.body.job_id, miner_id: honest.miner_id, lease_token: res.body.lease_token, success: true, output: 'It ships today.', tokens_generated: 4 },
+          });
+        }
+      })();
+      injected('3 miners registered with slots=100 batch-claim (max_jobs=100) and report `offline` after every claim, beside 1 honest miner; 60 jobs');
+      const rows = await allEnded(ids, 90_000);
+      stop = true;
+      await Promise.all([...droppers, work]);
+      const completed = count(rows, 'completed');
+      assert.ok(completed >= 57, `${completed} of 60 completed; failed: ${JSON.stringify(rows.filter((r) => r.status !== 'completed').slice(0, 3))}`);
+      assert.ok(mostPerClaim <= 1, `a sybil got ${mostPerClaim} jobs in one claim`);
+      const [sums] = await withClient(database.url, async (c) =>
+        (await c.query<{ free: number; burnt: number }>(
+          `SELECT coalesce(sum(free_drops), 0)::int AS free,
+                  count(*) FILTER (WHERE error LIKE '%went offline%' AND error NOT LIKE '%not counted%')::int AS burnt
+           FROM mia.jobs WHERE id = ANY($1)`, [ids])).rows);
+      assert.equal(sums!.free, drops, 'every drop by a miner on probation was free');
+      assert.equal(sums!.burnt, 0, 'no attempt burnt by an offline report');
+      checked(`${completed} of 60 completed; the sybils got at most ${mostPerClaim} job per claim and dropped ${drops} times, all free (sum of free_drops ${sums!.free})`);
+      await ledgerClean();
+    } finally {
+      await apiP.stop();
+    }
   });
 
   it('a job no miner can take fails at its queue deadline with no_miner_available', async () => {

@@ -73,6 +73,10 @@ describe('mia.jobs table health', () => {
         lease_base_s: 30,
         lease_ms_per_token: 100,
         retry_avoid_s: 60,
+        // The production defaults: a claim at the depth it meets, probation look-up included.
+        probation_jobs: 5,
+        probation_slots: 1,
+        probation_free_drops: 10,
       };
       for (const claimSize of [1, 10]) {
         params.miner_ids = Array<string>(claimSize).fill(miner);

@@ -32,6 +32,12 @@ export function testEnv(databaseUrl: string, env: Record<string, string> = {}): 
     // test/api/retries.test.ts run with the real settings.
     // Suites register many miners from 127.0.0.1; test/api/registration.test.ts tests the limit.
     MIA_MINER_REGISTRATION_PER_HOUR: '0',
+    // Suites register fresh miners that batch-claim and fail on purpose; probation (a new
+    // miner gets one slot, its drops are free) and the hold on a suspended miner's address
+    // (every suite registers from 127.0.0.1) are on in production and tested with the real
+    // settings in test/api/probation.test.ts and test/chaos/hostileMiners.test.ts.
+    MIA_PROBATION_JOBS: '0',
+    MIA_SUSPENDED_ADDRESS_HOLD_HOURS: '0',
     MIA_RETRY_BACKOFF_SECONDS: '0',
     MIA_RETRY_AVOID_SECONDS: '0',
     ...env,
