@@ -148,6 +148,10 @@ describe('stream integrity against hostile miners', function () {
     assert.equal(names.at(-1), 'done', JSON.stringify(sse.events));
     const restartAt = names.indexOf('restart');
     assert.ok(restartAt > names.indexOf('delta'));
+    assert.equal(JSON.parse(sse.events[restartAt]!.data).reason, 'result_refused');
+    // Before the restart only the refused attempt's text (a prefix of it, the link held back); after it only the new answer.
+    const before = assembled(sse.events.slice(0, restartAt)).text;
+    assert.ok(phishing.startsWith(before) && !before.includes('evil'), before);
     const { text, everShown } = assembled(sse.events);
     assert.equal(text, honest);
     assert.equal(JSON.parse(sse.events.at(-1)!.data).response, honest);
@@ -159,6 +163,24 @@ describe('stream integrity against hostile miners', function () {
     const error = JSON.parse(chunks.at(-1)!) as { error: { code: string } };
     assert.equal(error.error.code, 'restarted');
     assert.ok(!chunks.join('').includes('evil.example'));
+  });
+
+  it('streamed tool-call deltas bind the result: different final tool calls are refused, the same ones pass', async () => {
+    const business = await createBusiness(api());
+    const miner = await registerMiner(api());
+    const streamed = [
+      { index: 0, id: 'call_1', type: 'function', function: { name: 'order_status', arguments: '{"order":' } },
+      { index: 0, function: { arguments: '"A-1"' } },
+    ];
+    const finalCall = (order: string) => [{ id: 'call_1', type: 'function', function: { name: 'order_status', arguments: `{"order":"${order}"}` } }];
+    for (const [order, status] of [['B-2', 422], ['A-1', 200]] as const) {
+      await submitChat(api(), business, { message: 'Where is order A-1?' });
+      const job = await claim(api(), miner);
+      assert.equal((await postDeltas(api(), miner, job, { seq: 0, text_start: 0, content: '', tool_start: 0, tool_calls: streamed })).status, 200);
+      const res = await postResult(api(), miner, job, { output: '', tool_calls: finalCall(order), tokens_generated: 12 });
+      assert.equal(res.status, status, res.text);
+      if (status === 422) assert.equal(res.body.error.code, 'result_contradicts_stream');
+    }
   });
 
   it('a final answer with an unknown link or phone number is not delivered; the next miner\'s honest answer is', async () => {
