@@ -64,28 +64,38 @@ function urlContact(match: { schema: string; url: string; raw: string; index: nu
 // one: a leading 0 or a bracket, separators, or at least 10 digits, and not a
 // date. A bare 9-digit order number is valid in some numbering plans and is
 // not one.
+// Dates (2024-05-01, 01.05.2024, 1/5/2024) are valid numbers in some plans.
+const date = /^\d{1,4}[-./]\d{1,2}[-./]\d{1,4}$/;
+
 function looksDialled(raw: string): boolean {
-  // Dates (2024-05-01, 01.05.2024, 1/5/2024) are valid numbers in some plans.
-  if (/^\d{1,4}[-./]\d{1,2}[-./]\d{1,4}$/.test(raw)) return false;
+  if (date.test(raw)) return false;
   if (raw.startsWith('+') || raw.startsWith('(') || raw.startsWith('0')) return true;
   if (/[\s.\-()/]/.test(raw)) return true;
   return raw.replace(/\D/g, '').length >= 10;
 }
 
+// Runs of phone-ish characters with enough digits to be a number: the parser
+// (slow on long texts, once per region) only reads these.
+const phoneRun = /[+(]?\d[\d \t().\/-]{4,}\d/g;
+
 function phoneContacts(text: string, regions: readonly string[]): Contact[] {
   const found = new Map<number, Contact>();
-  // International numbers parse the same in any region; national ones in the
-  // first region (in the configured order) where they are valid.
-  for (const region of regions) {
-    for (const hit of findPhoneNumbersInText(text, { defaultCountry: region as CountryCode })) {
-      const known = found.get(hit.startsAt);
-      if (known) {
-        known.readings!.push(hit.number.number);
-        continue;
+  for (const run of text.matchAll(phoneRun)) {
+    if (run[0].replace(/\D/g, '').length < 6 || date.test(run[0])) continue;
+    // International numbers parse the same in any region; national ones are
+    // read in every configured region where they are valid.
+    for (const region of regions) {
+      for (const hit of findPhoneNumbersInText(run[0], { defaultCountry: region as CountryCode })) {
+        const index = run.index + hit.startsAt;
+        const known = found.get(index);
+        if (known) {
+          known.readings!.push(hit.number.number);
+          continue;
+        }
+        const raw = run[0].slice(hit.startsAt, hit.endsAt);
+        if (!looksDialled(raw)) continue;
+        found.set(index, { kind: 'phone', raw, key: hit.number.number, index, end: index + raw.length, readings: [hit.number.number] });
       }
-      const raw = text.slice(hit.startsAt, hit.endsAt);
-      if (!looksDialled(raw)) continue;
-      found.set(hit.startsAt, { kind: 'phone', raw, key: hit.number.number, index: hit.startsAt, end: hit.endsAt, readings: [hit.number.number] });
     }
   }
   return [...found.values()];
