@@ -76,7 +76,7 @@ function looksDialled(raw: string): boolean {
 
 // Runs of phone-ish characters with enough digits to be a number: the parser
 // (slow on long texts, once per region) only reads these.
-const phoneRun = /[+(]?\d[\d \t().\/-]{4,}\d/g;
+const phoneRun = /[+(]?\d[\d \t()./-]{4,}\d/g;
 
 function phoneContacts(text: string, regions: readonly string[]): Contact[] {
   const found = new Map<number, Contact>();
