@@ -71,6 +71,12 @@ const ConfigSchema = z.object({
   // Live answers (api/streaming/): deltas from miners to SSE clients through Postgres.
   MIA_STREAM_NOTIFY_MS: int(1, 10_000).default(25).describe('coalescing window of delta wake-ups: at most one NOTIFY per API process per window, ms; default 25'),
   MIA_STREAM_MAX_CHARS: int(1, 10_000_000).default(262_144).describe('most characters of one attempt kept for streaming and resuming; a miner past it gets 413 and the rest arrives with the result; default 262144'),
+  MIA_GUARDRAIL_PHONE_REGIONS: z
+    .string()
+    .default('US,GB,DE,FR,ES,IT,NL')
+    .transform((v) => v.split(',').map((r) => r.trim().toUpperCase()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[A-Z]{2}$/, 'ISO 3166 two-letter region codes, comma-separated')).min(1))
+    .describe('contact guardrail: the regions whose national-format phone numbers (no +country code) are recognised, comma-separated ISO 3166 codes; default US,GB,DE,FR,ES,IT,NL'),
   MIA_STREAM_MAX_SECONDS: int(1, 86_400).default(600).describe('longest one SSE stream stays open (POST /chat stream, GET /job/{id}/stream), s; the client reconnects with Last-Event-ID; default 600'),
   MIA_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000).describe('how long SIGTERM waits for in-flight requests, ms'),
   // Maintenance (api/maintenance/): graphile-worker tasks run by the API process.

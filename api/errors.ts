@@ -17,6 +17,9 @@ export type ErrorCode =
   | 'lease_lost'
   | 'job_finished'
   | 'result_conflict'
+  | 'stream_out_of_order'
+  | 'result_contradicts_stream'
+  | 'result_contact_forbidden'
   | 'rate_limited'
   | 'budget_exceeded'
   | 'job_failed'
@@ -97,7 +100,7 @@ export class NotFoundError extends ApiError {
 }
 
 export class ConflictError extends ApiError {
-  constructor(code: 'name_taken' | 'lease_lost' | 'job_finished' | 'result_conflict', message: string) {
+  constructor(code: 'name_taken' | 'lease_lost' | 'job_finished' | 'result_conflict' | 'stream_out_of_order', message: string) {
     super(409, code, message);
   }
 }

@@ -78,7 +78,9 @@ export class StreamForwarder {
       })
       .catch((error: unknown) => {
         this.stopped = true;
-        if (error instanceof BackendError && error.status === 409) {
+        // Only lease_lost means the job is no longer ours; any other refusal
+        // (stream_out_of_order, payload_too_large) ends streaming, not the job.
+        if (error instanceof BackendError && error.status === 409 && error.code !== 'stream_out_of_order') {
           this.options.logger.warn(`job ${this.options.jobId}: lease lost while generating; stopping`);
           this.options.onLeaseLost();
           return;

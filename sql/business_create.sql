@@ -2,4 +2,5 @@
 -- The webhook secret is stored as is: it signs webhooks (see migrations/0002).
 INSERT INTO mia.businesses (name, contact_email, contact_phone, system_prompt, priority, api_key_hash, webhook_secret)
 VALUES (:name, :contact_email, :contact_phone, :system_prompt, :priority, :api_key_hash, :webhook_secret)
-RETURNING id, name, contact_email, contact_phone, system_prompt, priority, created_at, updated_at
+RETURNING id, name, contact_email, contact_phone, system_prompt, priority,
+       contact_guardrail, contact_allowlist, created_at, updated_at

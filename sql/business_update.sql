@@ -5,6 +5,10 @@ SET name          = coalesce(:name, name),
     contact_phone = coalesce(:contact_phone, contact_phone),
     system_prompt = coalesce(:system_prompt, system_prompt),
     priority      = coalesce(:priority::smallint, priority),
+    -- The contact guardrail (migration 0080); the allow-list is replaced whole.
+    contact_guardrail = coalesce(:contact_guardrail::boolean, contact_guardrail),
+    contact_allowlist = coalesce(:contact_allowlist::text[], contact_allowlist),
     updated_at    = now()
 WHERE id = :id
-RETURNING id, name, contact_email, contact_phone, system_prompt, priority, created_at, updated_at
+RETURNING id, name, contact_email, contact_phone, system_prompt, priority,
+       contact_guardrail, contact_allowlist, created_at, updated_at

@@ -9,6 +9,7 @@ import { credits, type FactsRow, type MinerJobEvent, type Verdict } from '../sto
 import { judgeResult } from './plausibility.ts';
 import { suspendIfDue } from './suspension.ts';
 import { errorFields, log } from '../log.ts';
+import { screenResults, type Screened } from '../integrity/screenResults.ts';
 
 export type CreditedCompletion = { completed: string[]; cancelledCredited: string[]; suspicions: number };
 
@@ -43,9 +44,11 @@ export async function completeAndCredit(
   ctx: AppContext,
   minerId: string,
   results: readonly SuccessResult[],
-): Promise<CreditedCompletion> {
+): Promise<CreditedCompletion & Pick<Screened, 'refused'>> {
+  let screened: Screened = { passed: [], refused: [], suspicions: 0 };
   const outcome = await ctx.db.transaction(async (tx) => {
-    const completed = await jobs.complete(tx, minerId, results);
+    screened = await screenResults(ctx, tx, minerId, results); // stream integrity, contact guardrail
+    const completed = await jobs.complete(tx, minerId, screened.passed);
     const done = new Set(completed);
     const rest = results.filter((r) => !done.has(r.job_id));
     const cancelledCredited = rest.length === 0 ? [] : await credits.recordCancelledWork(tx, minerId, rest);
@@ -56,8 +59,8 @@ export async function completeAndCredit(
     const { suspicions } = await credits.creditJobs(tx, minerId, verdicts);
     return { completed, cancelledCredited, suspicions };
   });
-  if (outcome.suspicions > 0) await suspendIfDue(ctx, minerId);
-  return outcome;
+  if (outcome.suspicions + screened.suspicions > 0) await suspendIfDue(ctx, minerId);
+  return { ...outcome, refused: screened.refused };
 }
 
 /**

@@ -6,6 +6,7 @@ import type { JobStatus } from '../store/rows.ts';
 import { BadRequestError } from '../errors.ts';
 import { completeAndCredit, recordMinerEvents } from '../credits/creditResults.ts';
 import type { MinerJobEvent } from '../store/credits.ts';
+import type { RefusalCode } from '../integrity/screenResults.ts';
 
 export type ResultItem = {
   job_id: string;
@@ -20,9 +21,11 @@ export type ResultItem = {
 
 export type Outcome = {
   job_id: string;
-  outcome: 'accepted' | 'duplicate' | 'lease_lost' | 'forbidden' | 'not_found' | 'result_conflict';
+  outcome: 'accepted' | 'duplicate' | 'lease_lost' | 'forbidden' | 'not_found' | 'result_conflict' | 'refused';
   status: JobStatus | null;
   message: string;
+  /** With `refused`: why (api/integrity/screenResults.ts). */
+  code?: RefusalCode;
   duplicate?: boolean;
 };
 
@@ -70,6 +73,7 @@ export async function submitResults(ctx: AppContext, minerId: string, items: rea
   })));
   const completed = new Set(credited?.completed ?? []);
   const cancelledCredited = new Set(credited?.cancelledCredited ?? []);
+  const refused = new Map((credited?.refused ?? []).map((r) => [r.job_id, r] as const));
   const failed = new Map(
     failures.length === 0 ? [] : (await jobs.failAttempt(ctx.db, minerId, failures.map((i) => ({
       job_id: i.job_id,
@@ -78,7 +82,7 @@ export async function submitResults(ctx: AppContext, minerId: string, items: rea
     })), ctx.config.MIA_RETRY_BACKOFF_SECONDS)).map((r) => [r.job_id, r.status] as const),
   );
 
-  const unexplained = items.filter((i) => !completed.has(i.job_id) && !failed.has(i.job_id)).map((i) => i.job_id);
+  const unexplained = items.filter((i) => !completed.has(i.job_id) && !failed.has(i.job_id) && !refused.has(i.job_id)).map((i) => i.job_id);
   const checks = new Map(
     unexplained.length === 0 ? [] : (await jobs.resultCheck(ctx.db, minerId, unexplained)).map((r) => [r.job_id, r] as const),
   );
@@ -87,6 +91,11 @@ export async function submitResults(ctx: AppContext, minerId: string, items: rea
     if (completed.has(item.job_id)) {
       completed.delete(item.job_id); // a repeated id within one batch counts once
       return { job_id: item.job_id, outcome: 'accepted', status: 'completed', message: 'result stored' };
+    }
+    const refusal = item.success ? refused.get(item.job_id) : undefined;
+    if (refusal) {
+      refused.delete(item.job_id);
+      return { job_id: item.job_id, outcome: 'refused', code: refusal.code, status: refusal.status, message: refusal.message };
     }
     const failedStatus = failed.get(item.job_id);
     if (failedStatus) {

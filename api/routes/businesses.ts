@@ -16,6 +16,8 @@ type BusinessBody = {
   system_prompt?: string;
   priority?: number;
   monthly_token_budget?: number | null;
+  contact_guardrail?: boolean;
+  contact_allowlist?: string[];
 };
 
 function present(row: BusinessRow) {
@@ -67,6 +69,8 @@ export function businessRoutes(ctx: AppContext): Router {
       contact_phone: body.contact_phone ?? null,
       system_prompt: body.system_prompt ?? null,
       priority: body.priority ?? null,
+      contact_guardrail: body.contact_guardrail ?? null,
+      contact_allowlist: body.contact_allowlist ?? null,
     });
     if (!row) throw new NotFoundError('no such business');
     if (body.monthly_token_budget !== undefined) await creditReports.setBudget(ctx.db, id, body.monthly_token_budget);

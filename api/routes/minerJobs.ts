@@ -114,6 +114,9 @@ function throwIfRefused(outcome: Outcome): void {
       throw new ConflictError('lease_lost', outcome.message);
     case 'result_conflict':
       throw new ConflictError('result_conflict', outcome.message);
+    case 'refused':
+      // The result itself is unacceptable (not the lease): 422, with why.
+      throw new ApiError(422, outcome.code ?? 'result_contradicts_stream', outcome.message);
     default:
       throw new ApiError(500, 'internal', 'unknown outcome');
   }

@@ -1,8 +1,12 @@
 // The miner's half of live answers (tag: miner-jobs): batches of generated text
 // and tool-call deltas, posted while llama-server generates. Only the holder of
 // the job's current lease may post; anyone else (a lease that expired, a job
-// cancelled or requeued) gets 409 lease_lost and stops generating. The result
-// post stays the one authoritative answer; these rows only feed the streams.
+// cancelled or requeued, another miner's key) gets 409 lease_lost and stops
+// generating. Batches are contiguous (seq, text_start and tool_start continue
+// the attempt's previous batch: 409 stream_out_of_order otherwise) and the
+// attempt as a whole is capped (413 payload_too_large). The result post stays
+// the one authoritative answer, and it must continue what was streamed
+// (api/integrity/screenResults.ts).
 import { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { jobDeltas } from '../store/jobDeltas.ts';
@@ -29,6 +33,7 @@ export function minerStreamRoutes(ctx: AppContext): Router {
     const limit = ctx.config.MIA_STREAM_MAX_CHARS;
     const row = await jobDeltas.append(ctx.db, {
       job_id: jobId,
+      miner_id: principal.minerId,
       lease_token: body.lease_token,
       seq: body.seq,
       text_start: body.text_start,
@@ -41,8 +46,16 @@ export function minerStreamRoutes(ctx: AppContext): Router {
     if (row.attempt === null) {
       throw new ConflictError('lease_lost', `the lease is no longer yours (the job is ${row.status}): stop generating`);
     }
-    if (!row.stored && body.text_start + body.content.length > limit) {
-      throw new ApiError(413, 'payload_too_large', `a streamed attempt keeps at most ${limit} characters (MIA_STREAM_MAX_CHARS); stop streaming, the result carries the rest`);
+    if (row.too_large) {
+      throw new ApiError(413, 'payload_too_large', `a streamed attempt keeps at most ${limit} characters of text and tool-call JSON (MIA_STREAM_MAX_CHARS); stop streaming, the result carries the rest`);
+    }
+    if (!row.stored && !row.duplicate) {
+      throw new ConflictError(
+        'stream_out_of_order',
+        row.expected_text_start === null
+          ? `batch ${body.seq - 1} of this attempt was never stored: stop streaming, the result carries the rest`
+          : `batch ${body.seq} must start at text_start ${row.expected_text_start} and tool_start ${row.expected_tool_start} (or repeat the batch already stored): stop streaming, the result carries the rest`,
+      );
     }
     if (row.stored) ctx.streams.notifier.touched(jobId);
     res.json({ job_id: jobId, attempt: row.attempt, stored: row.stored });

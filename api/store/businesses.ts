@@ -19,6 +19,9 @@ type BusinessChanges = {
   contact_phone: string | null;
   system_prompt: string | null;
   priority: number | null;
+  contact_guardrail: boolean | null;
+  /** Replaces the stored list; null keeps it. */
+  contact_allowlist: readonly string[] | null;
 };
 
 const create = defineQuery<NewBusiness, typeof BusinessRow>('business_create', BusinessRow);

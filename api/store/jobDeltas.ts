@@ -6,6 +6,7 @@ import { JobStatus } from './rows.ts';
 
 export type NewDelta = {
   job_id: string;
+  miner_id: string;
   lease_token: string;
   seq: number;
   text_start: number;
@@ -13,6 +14,7 @@ export type NewDelta = {
   tool_start: number;
   /** JSON text of the batch's tool-call deltas, or null. */
   tool_calls: string | null;
+  /** The attempt's cap over all its batches, text and tool-call JSON (MIA_STREAM_MAX_CHARS). */
   max_chars: number;
 };
 
@@ -21,6 +23,12 @@ const AppendRow = z.object({
   status: JobStatus.nullable(),
   attempt: z.number().int().nullable(),
   stored: z.boolean(),
+  /** The same batch was stored before: a retried post. */
+  duplicate: z.boolean(),
+  too_large: z.boolean(),
+  /** Where the batch had to start (null: the batch before it is missing). */
+  expected_text_start: z.number().int().nullable(),
+  expected_tool_start: z.number().int().nullable(),
   dropped: z.number(),
 });
 export type AppendRow = z.infer<typeof AppendRow>;
@@ -34,7 +42,7 @@ export const DeltaRow = z.object({
 });
 export type DeltaRow = z.infer<typeof DeltaRow>;
 
-const ReadRow = z.object({ status: JobStatus, attempts: z.number().int(), deltas: z.array(DeltaRow) });
+const ReadRow = z.object({ status: JobStatus, attempts: z.number().int(), error: z.string().nullable(), deltas: z.array(DeltaRow) });
 export type StreamReadRow = z.infer<typeof ReadRow>;
 
 const append = defineQuery<NewDelta, typeof AppendRow>('job_delta_append', AppendRow);

@@ -91,7 +91,7 @@ export const jobs = {
   complete: async (db: CommonQueryMethods, minerId: string, results: readonly SuccessResult[]) =>
     (await db.any(complete({ miner_id: minerId, results: JSON.stringify(results) }))).map((r) => r.job_id),
   /** `retryBaseSeconds`: the requeued job's wait before its next claim, doubled per attempt. */
-  failAttempt: (db: DatabasePool, minerId: string, results: readonly FailureResult[], retryBaseSeconds: number) =>
+  failAttempt: (db: CommonQueryMethods, minerId: string, results: readonly FailureResult[], retryBaseSeconds: number) =>
     db.any(failAttempt({ miner_id: minerId, results: JSON.stringify(results), retry_base_s: retryBaseSeconds })),
   resultCheck: (db: DatabasePool, minerId: string, jobIds: readonly string[]) =>
     db.any(resultCheck({ miner_id: minerId, job_ids: jobIds })),

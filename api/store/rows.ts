@@ -12,6 +12,8 @@ export const BusinessRow = z.object({
   contact_phone: z.string().nullable(),
   system_prompt: z.string(),
   priority: z.number().int(),
+  contact_guardrail: z.boolean(),
+  contact_allowlist: z.array(z.string()),
   created_at: timestamp,
   updated_at: timestamp,
 });

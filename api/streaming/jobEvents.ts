@@ -8,21 +8,36 @@
 // Positions are `<attempt>:<offset>[:<tool deltas>]`, the SSE id of each delta:
 // the attempt whose text is shown, how much of it (UTF-16 code units) and how
 // many of its tool-call deltas. A reader resumed from one gets exactly the rest.
+//
+// Integrity (README "Miners are strangers", "Contact guardrail"): a reader keeps
+// the text of the attempt it shows and reads only the batches after it. When
+// that attempt is voided (its result refused or its miner failed: the job back
+// in the queue, or a newer attempt) it sends `restart` at once, before any other
+// attempt's text; a `done` never follows text that differs from the stored
+// answer without a `restart` first. The contact guardrail holds back text that
+// may still become a URL, address or phone number (api/integrity/streamGuard.ts).
 import type { AppContext } from '../context.ts';
 import { jobs } from '../store/jobs.ts';
 import { jobDeltas } from '../store/jobDeltas.ts';
 import type { JobRow } from '../store/rows.ts';
 import { isFinal, jobOutcome } from '../http/jobOutcome.ts';
 import { BadRequestError } from '../errors.ts';
+import { jobIntegrity } from '../store/jobIntegrity.ts';
+import { ContactPolicy } from '../integrity/contacts.ts';
+import { givenTexts } from '../integrity/screenResults.ts';
+import { StreamGuard } from '../integrity/streamGuard.ts';
 
 export type Position = { attempt: number; offset: number; tools: number };
+
+/** Why the text shown was voided: its miner failed, its result was refused, or the stored answer differs. */
+export type RestartReason = 'attempt_failed' | 'result_refused' | 'result_differs';
 
 export type StreamEvent =
   | { event: 'queued'; data: { job_id: string; session_id: string; status: 'queued' } }
   | { event: 'started'; data: { job_id: string; attempt: number } }
   | { event: 'delta'; id: string; data: { text: string } }
   | { event: 'tool_call'; id: string; data: Record<string, unknown> }
-  | { event: 'restart'; data: { job_id: string; attempt: number } }
+  | { event: 'restart'; data: { job_id: string; attempt: number; reason?: RestartReason } }
   | { event: 'done'; data: ReturnType<typeof jobOutcome> }
   | { event: 'error'; data: { error: { code: string; message: string } } };
 
@@ -46,6 +61,12 @@ function finalEvent(job: JobRow): StreamEvent {
   return { event: 'error', data: { error: { code: 'job_failed', message: `the job failed after ${job.attempts} attempts: ${job.error ?? 'no reason given'}` } } };
 }
 
+async function guardFor(ctx: AppContext, jobId: string): Promise<ContactPolicy | null> {
+  const row = await jobIntegrity.guardrail(ctx.db, jobId);
+  if (!row?.guardrail) return null;
+  return new ContactPolicy(givenTexts(row.messages, row.context), row.allowlist, ctx.config.MIA_GUARDRAIL_PHONE_REGIONS);
+}
+
 export async function* jobEvents(
   ctx: AppContext,
   jobId: string,
@@ -63,8 +84,18 @@ export async function* jobEvents(
       yield { event: 'error', data: { error: { code: 'not_found', message: 'the job no longer exists' } } };
       return;
     }
+    const policy = await guardFor(ctx, jobId);
     let shown = from ? { ...from } : { attempt: 0, offset: 0, tools: 0 };
+    // The attempt's text as read so far (batch 0 to nextSeq - 1), and how much of it may be shown.
+    let text = '';
     let nextSeq = 0;
+    let guard = new StreamGuard(policy);
+    const restartAs = (attempt: number) => {
+      shown = { attempt, offset: 0, tools: 0 };
+      text = '';
+      nextSeq = 0;
+      guard = new StreamGuard(policy);
+    };
     if (!from && !announced && first.status === 'queued') {
       yield { event: 'queued', data: { job_id: jobId, session_id: first.session_id, status: 'queued' } };
     }
@@ -81,32 +112,44 @@ export async function* jobEvents(
       }
       const final = isFinal({ status: state.status } as JobRow);
       const current = state.attempts;
-      const attemptVisible = current > 0 && (state.status === 'running' || state.deltas.length > 0 || state.status === 'completed');
+
+      if (state.status === 'queued' && current > 0 && current === shown.attempt && (shown.offset > 0 || shown.tools > 0)) {
+        // The attempt on the client's screen was voided and the job waits for
+        // another: take its text back now, not when the next attempt starts.
+        const reason: RestartReason = state.error?.includes(' refused: ') ? 'result_refused' : 'attempt_failed';
+        yield { event: 'restart', data: { job_id: jobId, attempt: current + 1, reason } };
+        restartAs(current + 1);
+        continue;
+      }
+      const attemptVisible = current > 0 && (state.status === 'running' || state.status === 'completed');
       if (attemptVisible && current !== shown.attempt) {
         // Text of an earlier attempt may be on the client's screen: say it is void.
         if (shown.attempt > 0) yield { event: 'restart', data: { job_id: jobId, attempt: current } };
         else yield { event: 'started', data: { job_id: jobId, attempt: current } };
         const stale = nextSeq > 0;
-        shown = { attempt: current, offset: 0, tools: 0 };
-        nextSeq = 0;
+        restartAs(current);
         if (stale && !final) continue;
       }
 
       if (!final) {
-        for (const delta of state.deltas) {
-          if (delta.seq !== nextSeq) break; // a batch still on its way (or never coming: `done` carries the text)
-          nextSeq += 1;
-          const end = delta.text_start + delta.content.length;
-          if (delta.text_start > shown.offset) break;
-          if (end > shown.offset) {
-            const text = delta.content.slice(shown.offset - delta.text_start);
-            shown.offset = end;
-            yield { event: 'delta', id: positionId(shown), data: { text } };
-          }
-          for (const [i, call] of (delta.tool_calls ?? []).entries()) {
-            if (delta.tool_start + i < shown.tools) continue;
-            shown.tools = delta.tool_start + i + 1;
-            yield { event: 'tool_call', id: positionId(shown), data: call };
+        if (state.status === 'running' && current === shown.attempt) {
+          for (const delta of state.deltas) {
+            // Batches are contiguous (sql/job_delta_append.sql); one that is not
+            // (stored before that rule) ends what this attempt shows: `done` carries the text.
+            if (delta.seq !== nextSeq || delta.text_start !== text.length) break;
+            nextSeq += 1;
+            text += delta.content;
+            const end = guard.visibleEnd(text);
+            if (end > shown.offset) {
+              const piece = text.slice(shown.offset, end);
+              shown.offset = end;
+              yield { event: 'delta', id: positionId(shown), data: { text: piece } };
+            }
+            for (const [i, call] of (delta.tool_calls ?? []).entries()) {
+              if (delta.tool_start + i < shown.tools) continue;
+              shown.tools = delta.tool_start + i + 1;
+              yield { event: 'tool_call', id: positionId(shown), data: call };
+            }
           }
         }
         await sub.changed(signal);
@@ -118,10 +161,19 @@ export async function* jobEvents(
       if (job.status === 'completed') {
         // The stored answer is the authority: whatever part of it the deltas did not carry comes now.
         const output = job.output ?? '';
-        if (shown.attempt === job.attempts && shown.offset < output.length) {
-          const text = output.slice(shown.offset);
-          shown.offset = output.length;
-          yield { event: 'delta', id: positionId(shown), data: { text } };
+        if (shown.attempt === job.attempts) {
+          // What this reader showed of the attempt must begin the answer (a resumed
+          // reader that never read the batches cannot tell, and the result was screened).
+          const held = text.length >= shown.offset ? text.slice(0, shown.offset) : null;
+          if (held !== null && !output.startsWith(held)) {
+            yield { event: 'restart', data: { job_id: jobId, attempt: job.attempts, reason: 'result_differs' } };
+            restartAs(job.attempts);
+          }
+          if (shown.offset < output.length) {
+            const rest = output.slice(shown.offset);
+            shown.offset = output.length;
+            yield { event: 'delta', id: positionId(shown), data: { text: rest } };
+          }
         }
       }
       yield finalEvent(job);

@@ -3,8 +3,9 @@
 // content deltas, tool-call deltas with `index`, a chunk with finish_reason, a
 // usage chunk when `stream_options.include_usage`, then `data: [DONE]`.
 //
-// OpenAI's framing has no way to take text back. When a miner dies after some
-// of its text went out, the stream ends with an error chunk (code `restarted`,
+// OpenAI's framing has no way to take text back. When a miner dies (or its
+// result is refused: api/integrity/screenResults.ts) after some of its text
+// went out, the stream ends with an error chunk (code `restarted`,
 // as llama-server reports errors after a 200) naming the job, whose complete
 // answer GET /job/{job_id}/stream or /result then gives. A restart before any
 // text went out is invisible: the new attempt simply streams.
@@ -45,7 +46,10 @@ export async function relayOpenAi(ctx: AppContext, res: Response, jobId: string,
         chunk({ tool_calls: [item.data] });
       } else if (item.event === 'restart' && sentText) {
         finished = true;
-        fail('restarted', `the miner failed mid-answer and the job restarts as attempt ${item.data.attempt}; the complete answer: GET /job/${jobId}/stream or /job/${jobId}/result`);
+        const why = item.data.reason === 'result_refused' ? 'the miner\'s answer was refused (it contradicted what it streamed, or showed a contact the business did not give)'
+          : item.data.reason === 'result_differs' ? 'the stored answer differs from the text streamed'
+          : 'the miner failed mid-answer';
+        fail('restarted', `${why}: discard the text so far; the job restarts as attempt ${item.data.attempt}; the complete answer: GET /job/${jobId}/stream or /job/${jobId}/result`);
         break;
       } else if (item.event === 'done') {
         finished = true;

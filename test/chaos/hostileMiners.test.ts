@@ -293,6 +293,77 @@ describe('chaos: hostile miners', function () {
     }
   });
 
+  it('the phishing streamer: it streams a phishing link, then posts an honest result; the result is refused, the reader retracts, an honest miner answers', async () => {
+    const hostile = await register(a);
+    const [jobId] = await submit(a, 1);
+    // A customer follows the job on the other replica.
+    const res = await fetch(`${b.url}/job/${jobId}/stream`, { headers: { authorization: `Bearer ${business.api_key}` } });
+    assert.equal(res.status, 200);
+    const events: { event: string; data: string }[] = [];
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for await (const bytes of res.body!) {
+        buffer += decoder.decode(bytes as Uint8Array, { stream: true });
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          if (event) events.push({ event, data: /^data: (.*)$/m.exec(block)?.[1] ?? '' });
+        }
+      }
+    })();
+    const claimed = await a.request('GET', `/job/next?miner_id=${hostile.miner_id}&wait=5`, { token: hostile.auth_key });
+    assert.equal(claimed.body.job_id, jobId);
+    const phishing = 'Your card was blocked: re-enter it at http://evil.example/pay';
+    for (const [seq, content] of [phishing.slice(0, 23), phishing.slice(23)].entries()) {
+      const posted = await a.request('POST', `/job/${jobId}/deltas`, {
+        token: hostile.auth_key,
+        body: { lease_token: claimed.body.lease_token, seq, text_start: seq === 0 ? 0 : 23, content },
+      });
+      assert.equal(posted.status, 200, posted.text);
+    }
+    await until('the customer to see streamed text', async () => events.some((e) => e.event === 'delta'), 10_000);
+    const result = await a.request('POST', '/job/result', {
+      token: hostile.auth_key,
+      body: { job_id: jobId, miner_id: hostile.miner_id, lease_token: claimed.body.lease_token, success: true, output: 'Your order ships tomorrow.', tokens_generated: 6 },
+    });
+    injected('a miner streamed a phishing link to a customer, then posted an honest-looking, different result');
+    assert.equal(result.status, 422, result.text);
+    assert.equal(result.body.error.code, 'result_contradicts_stream');
+
+    realMiner(b, 'honest-after-phisher');
+    const [row] = await allEnded([jobId!], 30_000);
+    assert.equal(row!.status, 'completed');
+    await reading;
+    const audit = await withClient(database.url, async (c) => ({
+      suspicions: (await c.query(`SELECT reason FROM mia.miner_suspicions WHERE miner_id = $1`, [hostile.miner_id])).rows,
+      retractions: (await c.query(`SELECT streamed FROM mia.job_retractions WHERE job_id = $1`, [jobId])).rows,
+      output: (await c.query<{ output: string }>(`SELECT output FROM mia.jobs WHERE id = $1`, [jobId])).rows[0]!.output,
+    }));
+    assert.deepEqual(audit.suspicions, [{ reason: 'stream_contradicted' }]);
+    assert.deepEqual(audit.retractions, [{ streamed: phishing }]);
+    // What the customer assembled (a restart wipes it) is the stored answer; the link never reached it.
+    let text = '';
+    let everShown = '';
+    for (const e of events) {
+      if (e.event === 'restart') text = '';
+      if (e.event === 'delta') {
+        const piece = (JSON.parse(e.data) as { text: string }).text;
+        text += piece;
+        everShown += piece;
+      }
+    }
+    const names = events.map((e) => e.event);
+    assert.equal(names.at(-1), 'done');
+    assert.ok(names.indexOf('restart') > names.indexOf('delta'), names.join(','));
+    assert.equal(text, audit.output);
+    assert.equal((JSON.parse(events.at(-1)!.data) as { response: string }).response, audit.output);
+    assert.ok(!everShown.includes('evil.example'), everShown);
+    checked('the contradicting result was refused (422), the customer got restart before the honest miner\'s text and a done equal to what it assembled; in SQL: a suspicion, the retracted text, the job completed once');
+    await ledgerClean();
+  });
+
   it('a job no miner can take fails at its queue deadline with no_miner_available', async () => {
     const ids = await submit(a, 1, { queue_timeout: 1 });
     injected('a job submitted while no miner is online, queue_timeout 1 s');

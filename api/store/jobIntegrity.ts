@@ -1,0 +1,48 @@
+// What the integrity checks read and write (sql/job_stream_lock.sql,
+// sql/job_refusal_record.sql, sql/job_guardrail_get.sql; migration 0080).
+import { z } from 'zod';
+import type { CommonQueryMethods, DatabasePool } from 'slonik';
+import { defineQuery } from '../db/defineQuery.ts';
+
+const StreamLockRow = z.object({
+  job_id: z.uuid(),
+  attempt: z.number().int(),
+  business_id: z.uuid(),
+  guardrail: z.boolean(),
+  allowlist: z.array(z.string()),
+  messages: z.unknown(),
+  context: z.string().nullable(),
+  streamed: z.string(),
+  streamed_tools: z.array(z.record(z.string(), z.unknown())),
+});
+export type StreamLockRow = z.infer<typeof StreamLockRow>;
+const streamLock = defineQuery<{ miner_id: string; results: string }, typeof StreamLockRow>('job_stream_lock', StreamLockRow);
+
+export type Refusal = {
+  miner_id: string;
+  job_id: string;
+  attempt: number;
+  business_id: string;
+  reason: 'stream_contradicted' | 'contact_guardrail';
+  figures: string;
+  streamed: string;
+};
+const RefusalRow = z.object({ suspicions: z.number().int(), retractions: z.number().int() });
+const refusalRecord = defineQuery<Refusal, typeof RefusalRow>('job_refusal_record', RefusalRow);
+
+const GuardrailRow = z.object({
+  guardrail: z.boolean(),
+  allowlist: z.array(z.string()),
+  messages: z.unknown(),
+  context: z.string().nullable(),
+});
+export type GuardrailRow = z.infer<typeof GuardrailRow>;
+const guardrailGet = defineQuery<{ id: string }, typeof GuardrailRow>('job_guardrail_get', GuardrailRow);
+
+export const jobIntegrity = {
+  /** Locks the jobs (FOR UPDATE): call inside the transaction that completes them. */
+  streamLock: (tx: CommonQueryMethods, minerId: string, results: readonly { job_id: string; lease_token: string | null }[]) =>
+    tx.any(streamLock({ miner_id: minerId, results: JSON.stringify(results.map((r) => ({ job_id: r.job_id, lease_token: r.lease_token }))) })),
+  recordRefusal: (tx: CommonQueryMethods, refusal: Refusal) => tx.one(refusalRecord(refusal)),
+  guardrail: (db: DatabasePool, jobId: string) => db.maybeOne(guardrailGet({ id: jobId })),
+};

@@ -1,0 +1,29 @@
+-- Before results are stored (api/integrity/screenResults.ts): lock the jobs
+-- this miner holds under these leases and read what each current attempt
+-- streamed, with what the contact guardrail needs. :results is a JSON array of
+-- {job_id, lease_token}.
+-- Locks: the jobs FOR UPDATE, by id (sql/LOCK_ORDER.md). A delta append takes
+-- KEY SHARE on its job first (sql/job_delta_append.sql), so none can slip in
+-- between this read and the completion in the same transaction.
+WITH input AS (
+  SELECT *
+  FROM jsonb_to_recordset(:results::jsonb) AS r(job_id uuid, lease_token uuid)
+), locked AS (
+  SELECT j.id, j.attempts, j.business_id, j.messages, j.context
+  FROM mia.jobs AS j JOIN input AS i ON j.id = i.job_id
+  WHERE j.status = 'running' AND j.miner_id = :miner_id AND j.lease_token = i.lease_token
+  ORDER BY j.id
+  FOR UPDATE OF j
+)
+SELECT l.id AS job_id, l.attempts AS attempt, l.business_id,
+       b.contact_guardrail AS guardrail, b.contact_allowlist AS allowlist,
+       l.messages, l.context,
+       coalesce((SELECT string_agg(d.content, '' ORDER BY d.seq)
+                 FROM mia.job_deltas AS d
+                 WHERE d.job_id = l.id AND d.attempt = l.attempts), '') AS streamed,
+       coalesce((SELECT jsonb_agg(t.call ORDER BY d.seq, t.n)
+                 FROM mia.job_deltas AS d
+                 CROSS JOIN LATERAL jsonb_array_elements(d.tool_calls) WITH ORDINALITY AS t(call, n)
+                 WHERE d.job_id = l.id AND d.attempt = l.attempts AND d.tool_calls IS NOT NULL), '[]'::jsonb) AS streamed_tools
+FROM locked AS l
+JOIN mia.businesses AS b ON b.id = l.business_id
