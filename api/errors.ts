@@ -4,6 +4,9 @@
 
 export type ErrorCode =
   | 'bad_request'
+  | 'unsupported_parameter'
+  | 'model_not_found'
+  | 'no_miner_available'
   | 'invalid_json'
   | 'unauthorized'
   | 'forbidden'
@@ -38,6 +41,8 @@ export class ApiError extends Error {
     message: string,
     readonly details?: unknown,
     readonly headers?: Record<string, string>,
+    /** The request field at fault (OpenAI's `param`, on /v1 routes). */
+    readonly param?: string,
   ) {
     super(message);
     this.name = new.target.name;
@@ -108,5 +113,34 @@ export class ConflictError extends ApiError {
 export class ServiceUnavailableError extends ApiError {
   constructor(code: 'database_unavailable' | 'shutting_down', message: string) {
     super(503, code, message, undefined, { 'Retry-After': '1' });
+  }
+}
+
+/** An OpenAI parameter we do not implement: refused, never silently dropped (issue 19). */
+export class UnsupportedParameterError extends ApiError {
+  constructor(param: string, message: string) {
+    super(400, 'unsupported_parameter', `${param}: ${message}`, undefined, undefined, param);
+  }
+}
+
+export class ModelNotFoundError extends ApiError {
+  constructor(model: string) {
+    super(404, 'model_not_found', `The model '${model}' does not exist: use 'mia' or an id from GET /v1/models`, undefined, undefined, 'model');
+  }
+}
+
+/**
+ * No online miner could serve the job, so none was queued. `X-Should-Retry: false` tells the
+ * Stainless SDKs (openai) not to retry by themselves: their retries would only repeat this.
+ */
+export class NoMinerAvailableError extends ApiError {
+  constructor(retryAfterSeconds: number) {
+    super(
+      503,
+      'no_miner_available',
+      `no miner is online that could serve this request; nothing was queued. Retry after ${retryAfterSeconds} s, or send X-Mia-Wait-For-Miner: true to queue and wait`,
+      undefined,
+      { 'Retry-After': String(retryAfterSeconds), 'X-Should-Retry': 'false' },
+    );
   }
 }

@@ -16,6 +16,7 @@ export const ClaimedJobSchema = z.looseObject({
   messages: z.array(z.looseObject({ role: z.string(), content: z.string() })),
   tools: z.array(z.record(z.string(), z.unknown())).nullable().optional(),
   tool_choice: z.unknown().optional(),
+  sampling: z.record(z.string(), z.unknown()).nullable().optional(),
   lease_token: z.string(),
   lease_expires_at: z.string(),
   attempt: z.number().int().optional(),

@@ -294,6 +294,7 @@ export class JobLoop {
         temperature: job.temperature,
         tools: job.tools,
         tool_choice: job.tool_choice,
+        sampling: job.sampling,
       };
       const forwarder = this.forwarder(job, leaseLost);
       try {

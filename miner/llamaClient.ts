@@ -28,6 +28,8 @@ export interface ChatRequest {
   temperature: number;
   tools?: unknown[] | null;
   tool_choice?: unknown;
+  /** OpenAI sampling parameters from the claim (stop, top_p, seed, penalties, response_format), sent as given. */
+  sampling?: Record<string, unknown> | null;
 }
 
 export interface Completion {
@@ -109,6 +111,7 @@ export async function chatCompletion(
   options: { signal?: AbortSignal; timeoutMs: number },
 ): Promise<Completion> {
   const body: Record<string, unknown> = {
+    ...request.sampling,
     messages: request.messages,
     max_tokens: request.max_tokens,
     temperature: request.temperature,
@@ -233,6 +236,7 @@ export async function chatCompletionStream(
   options: { signal?: AbortSignal; timeoutMs: number; onDelta: (delta: CompletionDelta) => void },
 ): Promise<Completion> {
   const body: Record<string, unknown> = {
+    ...request.sampling,
     messages: request.messages,
     max_tokens: request.max_tokens,
     temperature: request.temperature,

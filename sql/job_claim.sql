@@ -86,5 +86,5 @@ SET status           = 'running',
 FROM assigned AS a
 WHERE j.id = a.id
 RETURNING j.id AS job_id, j.miner_id, j.prompt, j.context, j.session_id, j.business_id, j.max_tokens,
-          j.temperature, j.messages, j.tools, j.tool_choice, j.lease_token, j.lease_expires_at,
+          j.temperature, j.messages, j.tools, j.tool_choice, j.sampling, j.lease_token, j.lease_expires_at,
           j.attempts, j.priority, j.created_at

@@ -8,10 +8,10 @@
 -- 0085 gives the reservation back when the job ends.
 WITH job AS (
   INSERT INTO mia.jobs (business_id, session_id, messages, prompt, context, max_tokens, temperature,
-                        tools, tool_choice, priority, max_attempts, idempotency_key, callback_url,
+                        tools, tool_choice, sampling, priority, max_attempts, idempotency_key, callback_url,
                         notify_on_finish, queue_deadline, need_tokens, fair_at, reserved_tokens)
   VALUES (:business_id, :session_id, :messages::jsonb, :prompt, :context, :max_tokens, :temperature,
-          :tools::jsonb, :tool_choice::jsonb, :priority, :max_attempts, :idempotency_key, :callback_url,
+          :tools::jsonb, :tool_choice::jsonb, :sampling::jsonb, :priority, :max_attempts, :idempotency_key, :callback_url,
           :notify_on_finish,
           -- 0: no deadline.
           CASE WHEN :queue_timeout_s::int > 0 THEN now() + make_interval(secs => :queue_timeout_s::int) END,

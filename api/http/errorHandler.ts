@@ -74,6 +74,15 @@ function toApiError(error: unknown, req: Request): ApiError {
   return new ApiError(500, 'internal', 'internal error');
 }
 
+/** OpenAI's error `type` for a status: the official SDKs and their users branch on it. */
+function openAiType(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request_error';
+}
+
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const apiError = toApiError(error, req);
   const request_id = requestIdOf(req, res);
@@ -92,9 +101,14 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
     return;
   }
   for (const [name, value] of Object.entries(apiError.headers ?? {})) res.setHeader(name, value);
-  const body: { error: { code: string; message: string; details?: unknown } } = {
+  const body: { error: { code: string; message: string; details?: unknown; type?: string; param?: string | null } } = {
     error: { code: apiError.code, message: apiError.message },
   };
+  // The OpenAI-compatible routes answer in OpenAI's shape too: `type` and `param` beside our code.
+  if (req.path.startsWith('/v1/')) {
+    body.error.type = openAiType(apiError.status);
+    body.error.param = apiError.param ?? null;
+  }
   if (apiError.details !== undefined) body.error.details = apiError.details;
   res.status(apiError.status).json(body);
 };

@@ -8,9 +8,10 @@ import { businesses } from '../store/businesses.ts';
 import { withinBudget } from '../credits/budget.ts';
 import { chatLogs } from '../store/chatLogs.ts';
 import { jobs } from '../store/jobs.ts';
+import { miners } from '../store/miners.ts';
 import { contextNeed } from './contextNeed.ts';
 import { buildMessages, type ChatMessage } from '../chat/buildMessages.ts';
-import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.ts';
+import { BadRequestError, ForbiddenError, NoMinerAvailableError, NotFoundError } from '../errors.ts';
 
 export type Business = { id: string; systemPrompt: string; priority: number };
 
@@ -39,10 +40,14 @@ export type ChatJobInput = {
   temperature: number | undefined;
   tools: unknown[] | undefined;
   toolChoice: unknown;
+  /** OpenAI sampling parameters passed to llama-server as given (stop, top_p, seed, …). */
+  sampling?: Record<string, unknown>;
   callbackUrl: string | null;
   idempotencyKey: string | null;
   /** Whether the submitter waits for the answer (it then gets a NOTIFY-driven wake-up). */
   waits: boolean;
+  /** Refuse with 503 no_miner_available, queueing nothing, when no online miner could serve the job. */
+  refuseWithoutMiner?: boolean;
   /** POST /chat `queue_timeout`, seconds; else MIA_QUEUE_TIMEOUT_SECONDS. */
   queueTimeoutSeconds?: number;
 };
@@ -82,6 +87,10 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
   }
 
   const messagesJson = JSON.stringify(messages);
+  const needTokens = contextNeed(messagesJson, maxTokens);
+  if (input.refuseWithoutMiner && !(await miners.available(ctx.db, needTokens))) {
+    throw new NoMinerAvailableError(config.MIA_NO_MINER_RETRY_AFTER_SECONDS);
+  }
   const created = await withinBudget(ctx, business.id, (db, reserve) => jobs.create(db, {
     business_id: business.id,
     session_id: input.sessionId,
@@ -92,13 +101,14 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     temperature: input.temperature ?? 0.7,
     tools: input.tools ? JSON.stringify(input.tools) : null,
     tool_choice: input.toolChoice === undefined ? null : JSON.stringify(input.toolChoice),
+    sampling: input.sampling && Object.keys(input.sampling).length > 0 ? JSON.stringify(input.sampling) : null,
     priority: business.priority,
     max_attempts: config.MIA_MAX_ATTEMPTS,
     idempotency_key: idempotencyKey,
     callback_url: input.callbackUrl,
     notify_on_finish: input.waits,
     queue_timeout_s: input.queueTimeoutSeconds ?? config.MIA_QUEUE_TIMEOUT_SECONDS,
-    need_tokens: contextNeed(messagesJson, maxTokens),
+    need_tokens: needTokens,
     fair_spacing_s: config.MIA_FAIR_SPACING_MS / 1000,
     reserve,
   }));

@@ -22,6 +22,7 @@ function presentJob(job: ClaimedJobRow) {
     messages: job.messages,
     tools: (job.tools as object[] | null) ?? null,
     tool_choice: job.tool_choice ?? null,
+    sampling: job.sampling,
     lease_token: job.lease_token,
     lease_expires_at: job.lease_expires_at,
     attempt: job.attempts,

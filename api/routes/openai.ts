@@ -11,7 +11,8 @@ import { createChatJob, resolveBusiness } from '../jobs/createChatJob.ts';
 import { principalOf } from '../http/auth.ts';
 import { isFinal } from '../http/jobOutcome.ts';
 import { checkMessageLength } from './chat.ts';
-import { ApiError, BadRequestError } from '../errors.ts';
+import { ApiError, BadRequestError, ModelNotFoundError, UnsupportedParameterError } from '../errors.ts';
+import { cancelAbandoned } from '../streaming/relay.ts';
 import type { JobRow } from '../store/rows.ts';
 import type { ChatMessage } from '../chat/buildMessages.ts';
 import { modelsList } from '../store/models.ts';
@@ -34,7 +35,49 @@ type CompletionBody = {
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
   user?: string;
+  stop?: string | string[] | null;
+  top_p?: number;
+  seed?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
+  response_format?: { type: string; json_schema?: unknown };
+  n?: number;
+  logprobs?: boolean;
+  top_logprobs?: number;
+  logit_bias?: Record<string, number> | null;
 };
+
+/** Passed through the job to llama-server as given (it implements each); README "The OpenAI surface". */
+export const samplingParameters = ['stop', 'top_p', 'seed', 'presence_penalty', 'frequency_penalty', 'response_format'] as const;
+
+/** The parameters MIA does not implement: refused with 400 unsupported_parameter naming them, never dropped. */
+export function refuseUnsupported(body: CompletionBody): void {
+  if (body.n !== undefined && body.n !== 1) throw new UnsupportedParameterError('n', 'only n = 1 is supported: send one request per choice');
+  if (body.logprobs === true) throw new UnsupportedParameterError('logprobs', 'log probabilities are not returned by MIA miners');
+  if (body.top_logprobs !== undefined) throw new UnsupportedParameterError('top_logprobs', 'log probabilities are not returned by MIA miners');
+  if (body.logit_bias && Object.keys(body.logit_bias).length > 0) {
+    throw new UnsupportedParameterError('logit_bias', 'token ids differ between the models miners serve');
+  }
+}
+
+function samplingOf(body: CompletionBody): Record<string, unknown> {
+  const sampling: Record<string, unknown> = {};
+  for (const name of samplingParameters) {
+    if (body[name] !== undefined && body[name] !== null) sampling[name] = body[name];
+  }
+  return sampling;
+}
+
+/** 'mia' (any miner) or a model an online miner serves, as GET /v1/models lists them. */
+export async function checkModel(ctx: AppContext, model: string): Promise<void> {
+  const known = await modelsList(ctx.db);
+  if (!known.some((m) => m.id === model)) throw new ModelNotFoundError(model);
+}
+
+/** Whether to queue when no miner is online: the request's X-Mia-Wait-For-Miner, else MIA_OPENAI_WAIT_FOR_MINER. */
+export function waitsForMiner(ctx: AppContext, header: string | undefined): boolean {
+  return header === undefined ? ctx.config.MIA_OPENAI_WAIT_FOR_MINER : header === 'true';
+}
 
 function textOf(content: CompletionBody['messages'][number]['content']): string {
   if (typeof content === 'string') return content;
@@ -77,8 +120,16 @@ export function openAiRoutes(ctx: AppContext): Router {
     res.json({ object: 'list', data: await modelsList(ctx.db) });
   });
 
+  router.get('/v1/models/:model', async (req, res) => {
+    const model = (await modelsList(ctx.db)).find((m) => m.id === req.params.model);
+    if (!model) throw new ModelNotFoundError(req.params.model);
+    res.json(model);
+  });
+
   router.post('/v1/chat/completions', async (req, res) => {
     const body = req.body as CompletionBody;
+    refuseUnsupported(body);
+    await checkModel(ctx, body.model);
     const business = await resolveBusiness(ctx, await principalOf(ctx, req), undefined);
     // Tool round trips (an assistant's tool_calls, then `tool` messages answering them) reach
     // llama-server intact: without them an agent loop never sees its tool's result.
@@ -109,15 +160,26 @@ export function openAiRoutes(ctx: AppContext): Router {
       temperature: body.temperature,
       tools: body.tools,
       toolChoice: body.tool_choice,
+      sampling: samplingOf(body),
       callbackUrl: null,
       idempotencyKey: req.get('Idempotency-Key') ?? null,
       waits: true,
+      refuseWithoutMiner: !waitsForMiner(ctx, req.get('X-Mia-Wait-For-Miner')),
     });
 
     const wait = config.MIA_OPENAI_WAIT_SECONDS;
     const isAlive = () => !res.socket?.destroyed;
     if (!body.stream) {
+      // A client that hangs up while its job is still queued will never read the answer:
+      // cancel it, as a stream's hang-up does (a retry with the same Idempotency-Key would want it).
+      const cancelIfAbandoned = created && req.get('Idempotency-Key') === undefined;
+      const onClose = () => {
+        if (!res.writableEnded && cancelIfAbandoned) void cancelAbandoned(ctx.db, jobId);
+      };
+      res.once('close', onClose);
       const job = await awaitFinal(ctx, jobId, wait, isAlive);
+      res.off('close', onClose);
+      if (!isAlive()) return;
       if (job?.status !== 'completed') throw failure(job, wait);
       res.json(completionOf(job, body.model, maxTokens));
       return;

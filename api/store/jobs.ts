@@ -14,6 +14,8 @@ export type NewJob = {
   temperature: number;
   tools: string | null;
   tool_choice: string | null;
+  /** OpenAI sampling parameters for llama-server, JSON text (migration 0110); null: none. */
+  sampling: string | null;
   priority: number;
   max_attempts: number;
   idempotency_key: string | null;

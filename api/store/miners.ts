@@ -40,6 +40,8 @@ const heartbeat = defineQuery<{ miner_id: string; status: string; reason: string
 );
 const touch = defineQuery<{ miner_id: string }, z.ZodUnknown>('miner_touch', z.unknown());
 const releaseJobs = defineQuery<{ miner_id: string }, typeof IdRow>('miner_release_jobs', IdRow);
+const AvailableRow = z.object({ available: z.boolean() });
+const available = defineQuery<{ need_tokens: number }, typeof AvailableRow>('miner_available', AvailableRow);
 
 export const miners = {
   register: (db: DatabasePool, specs: NewMiner) => db.maybeOne(register(specs)),
@@ -64,4 +66,6 @@ export const miners = {
     await db.query(touch({ miner_id: minerId }));
   },
   releaseJobs: (db: CommonQueryMethods, minerId: string) => db.any(releaseJobs({ miner_id: minerId })),
+  /** Whether an online, unsuspended miner's context holds a job of needTokens. */
+  available: async (db: DatabasePool, needTokens: number) => (await db.one(available({ need_tokens: needTokens }))).available,
 };

@@ -74,6 +74,7 @@ export const ClaimedJobRow = z.object({
   messages: z.array(z.looseObject({ role: z.string(), content: z.string() })),
   tools: json,
   tool_choice: json,
+  sampling: z.record(z.string(), z.unknown()).nullable(),
   lease_token: z.uuid(),
   lease_expires_at: timestamp,
   attempts: z.number().int(),

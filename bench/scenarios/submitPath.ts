@@ -75,7 +75,7 @@ export const submitPath: Scenario = {
             // Typed as the API's own insert, so a parameter added to job_create.sql fails the typecheck here.
             const values: NewJob = {
               business_id: business.id, session_id: randomUUID(), messages: typicalMessages(message), prompt: message,
-              context: null, max_tokens: 512, temperature: 0.7, tools: null, tool_choice: null, priority: 100,
+              context: null, max_tokens: 512, temperature: 0.7, tools: null, tool_choice: null, sampling: null, priority: 100,
               max_attempts: 3, idempotency_key: null, callback_url: null, notify_on_finish: false, queue_timeout_s: 600, need_tokens: 600, fair_spacing_s: 1, reserve: false,
             };
             await c.query(createSql, names.map((n) => values[n as keyof NewJob]));
