@@ -97,7 +97,7 @@ describe('stream integrity against hostile miners', function () {
     const openAiRes = await fetch(`${api().url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${business.api_key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'any', stream: true, messages: [{ role: 'user', content: 'Is my card fine?' }] }),
+      body: JSON.stringify({ model: 'mia', stream: true, messages: [{ role: 'user', content: 'Is my card fine?' }] }),
     });
     assert.equal(openAiRes.status, 200);
     const jobB = openAiRes.headers.get('x-mia-job-id')!;
