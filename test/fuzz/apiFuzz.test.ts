@@ -17,10 +17,12 @@ const runBudgetMs = 50_000;
  * The one documented 5xx family: POST /v1/chat/completions is a gateway to a
  * miner, and reports the job's own fate as OpenAI clients expect — 502 when it
  * failed or was cancelled (here: by a fuzzed DELETE), 504 when no miner answered
- * in time. Anything else in 5xx is a bug.
+ * in time, 503 no_miner_available when no miner was online to take it (nothing
+ * queued). Anything else in 5xx is a bug.
  */
 function gatewayOutcome(status: number, text: string): boolean {
-  return (status === 502 && text.includes('"code":"job_failed"')) || (status === 504 && text.includes('"code":"timeout"'));
+  return (status === 502 && text.includes('"code":"job_failed"')) || (status === 504 && text.includes('"code":"timeout"'))
+    || (status === 503 && text.includes('"code":"no_miner_available"'));
 }
 
 type Claim = { job_id: string; lease_token: string; miner: TestMiner };
