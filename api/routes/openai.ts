@@ -105,7 +105,8 @@ function completionOf(job: JobRow, model: string, maxTokens: number) {
   };
 }
 
-function failure(job: JobRow | null, waitSeconds: number): ApiError {
+/** The error of an OpenAI-compatible call whose job did not complete in time (also POST /v1/responses). */
+export function jobFailure(job: JobRow | null, waitSeconds: number): ApiError {
   if (!job || isFinal(job)) {
     return new ApiError(502, 'job_failed', `the job ${job?.status ?? 'vanished'}: ${job?.error ?? 'no reason given'}`);
   }
@@ -180,7 +181,7 @@ export function openAiRoutes(ctx: AppContext): Router {
       const job = await awaitFinal(ctx, jobId, wait, isAlive);
       res.off('close', onClose);
       if (!isAlive()) return;
-      if (job?.status !== 'completed') throw failure(job, wait);
+      if (job?.status !== 'completed') throw jobFailure(job, wait);
       res.json(completionOf(job, body.model, maxTokens));
       return;
     }

@@ -48,6 +48,16 @@ const findByIdempotencyKey = defineQuery<{ business_id: string; idempotency_key:
   IdRow,
 );
 const get = defineQuery<{ id: string }, typeof JobRow>('job_get', JobRow);
+const ConversationRow = z.object({
+  id: z.uuid(),
+  session_id: z.string(),
+  status: JobStatus,
+  messages: z.array(z.looseObject({ role: z.string(), content: z.string().nullable() })),
+  output: z.string().nullable(),
+  tool_calls: z.array(z.looseObject({})).nullable(),
+});
+export type ConversationRow = z.infer<typeof ConversationRow>;
+const conversation = defineQuery<{ id: string; business_id: string }, typeof ConversationRow>('job_conversation_get', ConversationRow);
 const watch = defineQuery<{ id: string }, typeof JobRow>('job_watch', JobRow);
 const claim = defineQuery<{ miner_ids: readonly string[] } & ClaimSettings, typeof ClaimedJobRow>(
   'job_claim',
@@ -84,6 +94,8 @@ export const jobs = {
   findByIdempotencyKey: async (db: DatabasePool, businessId: string, key: string) =>
     (await db.maybeOne(findByIdempotencyKey({ business_id: businessId, idempotency_key: key })))?.id ?? null,
   get: (db: DatabasePool, id: string) => db.maybeOne(get({ id })),
+  /** A business's job with its messages and answer (POST /v1/responses previous_response_id). */
+  conversation: (db: DatabasePool, businessId: string, id: string) => db.maybeOne(conversation({ id, business_id: businessId })),
   /** Read a job and ask for a NOTIFY when it finishes (for a caller about to wait). */
   watch: (db: DatabasePool, id: string) => db.maybeOne(watch({ id })),
   claim: (db: DatabasePool, minerIds: readonly string[], settings: ClaimSettings) =>
