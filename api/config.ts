@@ -56,7 +56,7 @@ const ConfigSchema = z.object({
   MIA_HISTORY_MAX_CHARS: int(0, 1_000_000).default(16_000).describe('character budget of that history'),
   MIA_MAX_TOKENS_DEFAULT: int(1, 131_072).default(512).describe('max_tokens when a chat sends none'),
   MIA_MAX_TOKENS_LIMIT: int(1, 131_072).default(4096).describe('largest max_tokens accepted'),
-  MIA_OPENAI_WAIT_SECONDS: int(1, 600).default(120).describe('how long POST /v1/chat/completions waits for a miner, seconds'),
+  MIA_OPENAI_WAIT_SECONDS: int(1, 600).default(120).describe('how long POST /v1/chat/completions and /v1/responses wait for a miner, seconds'),
   MIA_OPENAI_WAIT_FOR_MINER: bool.prefault('false').describe('OpenAI routes queue and wait when no miner is online (else 503 no_miner_available at once); a request may ask with X-Mia-Wait-For-Miner; default false'),
   MIA_NO_MINER_RETRY_AFTER_SECONDS: int(1, 3600).default(5).describe('Retry-After of a 503 no_miner_available, seconds; default 5'),
   MIA_CHAT_WAIT_DEFAULT: int(0, 60).default(30).describe('seconds POST /chat waits by default'),

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { isDeepStrictEqual } from 'node:util';
 import { parse } from 'yaml';
 import { startTestApi, type TestApi } from '../support/apiServer.ts';
 import { emptyQueue } from '../support/database.ts';
