@@ -102,7 +102,22 @@ describe('OpenAI chat-completions parameters, through the miner to llama-server'
     assert.equal(typeof parsed.days, 'number');
   });
 
+  it('answers a retry carrying the same Idempotency-Key with the original job, running it once', async function () {
+    if (real) this.skip();
+    const before = llamaRequests().length;
+    const key = `retry-${Date.now()}`;
+    const ask = () => client().chat.completions.create(
+      { model: 'mia', messages: [{ role: 'user', content: 'Once only, please' }], max_tokens: 4 },
+      { headers: { 'Idempotency-Key': key } },
+    );
+    const first = await ask();
+    const retried = await ask();
+    assert.equal(retried.id, first.id, 'the same job answers the retry');
+    assert.equal(llamaRequests().length, before + 1, 'llama-server ran it once');
+  });
+
   it('refuses n > 1, logprobs and logit_bias with a 400 naming the parameter, queueing nothing', async () => {
+    const before = real ? 0 : llamaRequests().length;
     const base = { model: 'mia', messages: [{ role: 'user' as const, content: 'hi' }] };
     for (const [param, extra] of [['n', { n: 2 }], ['logprobs', { logprobs: true }], ['top_logprobs', { top_logprobs: 2 }], ['logit_bias', { logit_bias: { '50256': -100 } }]] as const) {
       await assert.rejects(client().chat.completions.create({ ...base, ...extra }), (error: unknown) => {
@@ -113,6 +128,7 @@ describe('OpenAI chat-completions parameters, through the miner to llama-server'
         return true;
       });
     }
+    if (!real) assert.equal(llamaRequests().length, before, 'nothing reached llama-server');
   });
 
   it('answers an unknown model with 404 model_not_found in OpenAI\'s shape, and retrieves a known one', async () => {
