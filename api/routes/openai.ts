@@ -12,7 +12,7 @@ import { principalOf } from '../http/auth.ts';
 import { isFinal } from '../http/jobOutcome.ts';
 import { checkMessageLength } from './chat.ts';
 import { ApiError, BadRequestError, ModelNotFoundError, UnsupportedParameterError } from '../errors.ts';
-import { cancelAbandoned } from '../streaming/relay.ts';
+import { cancelAbandoned, cancelQueued } from '../streaming/relay.ts';
 import type { JobRow } from '../store/rows.ts';
 import type { ChatMessage } from '../chat/buildMessages.ts';
 import { modelsList } from '../store/models.ts';
@@ -105,12 +105,22 @@ function completionOf(job: JobRow, model: string, maxTokens: number) {
   };
 }
 
-/** The error of an OpenAI-compatible call whose job did not complete in time (also POST /v1/responses). */
-export function jobFailure(job: JobRow | null, waitSeconds: number): ApiError {
+/**
+ * The error of an OpenAI-compatible call whose job did not complete in time (also POST
+ * /v1/responses). A job no miner took within the wait is cancelled when this call created
+ * it (without an Idempotency-Key, nobody can come back for it): the SDK's retry then makes
+ * a new job instead of leaving an abandoned one in the queue. `X-Should-Retry: false` keeps
+ * the Stainless SDKs from retrying what just waited the whole MIA_OPENAI_WAIT_SECONDS.
+ */
+export async function jobFailure(ctx: AppContext, job: JobRow | null, waitSeconds: number, cancelIfQueued: boolean): Promise<ApiError> {
   if (!job || isFinal(job)) {
     return new ApiError(502, 'job_failed', `the job ${job?.status ?? 'vanished'}: ${job?.error ?? 'no reason given'}`);
   }
-  return new ApiError(504, 'timeout', `no miner answered within ${waitSeconds} s; the job ${job.id} is still ${job.status}`);
+  const noRetry = { 'X-Should-Retry': 'false' };
+  if (job.status === 'queued' && cancelIfQueued && await cancelQueued(ctx.db, job.id, `no miner took the job within ${waitSeconds} s (MIA_OPENAI_WAIT_SECONDS)`)) {
+    return new ApiError(504, 'timeout', `no miner answered within ${waitSeconds} s; the job ${job.id} was cancelled`, undefined, noRetry);
+  }
+  return new ApiError(504, 'timeout', `no miner answered within ${waitSeconds} s; the job ${job.id} is still ${job.status}`, undefined, noRetry);
 }
 
 export function openAiRoutes(ctx: AppContext): Router {
@@ -181,7 +191,7 @@ export function openAiRoutes(ctx: AppContext): Router {
       const job = await awaitFinal(ctx, jobId, wait, isAlive);
       res.off('close', onClose);
       if (!isAlive()) return;
-      if (job?.status !== 'completed') throw jobFailure(job, wait);
+      if (job?.status !== 'completed') throw await jobFailure(ctx, job, wait, cancelIfAbandoned);
       res.json(completionOf(job, body.model, maxTokens));
       return;
     }

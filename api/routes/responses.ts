@@ -201,7 +201,7 @@ export function responsesRoutes(ctx: AppContext): Router {
     const job: JobRow | null = await awaitFinal(ctx, jobId, wait, isAlive);
     res.off('close', onClose);
     if (!isAlive()) return;
-    if (job?.status !== 'completed') throw jobFailure(job, wait);
+    if (job?.status !== 'completed') throw await jobFailure(ctx, job, wait, cancelIfAbandoned);
     res.json(responseObject(job, echo));
   });
 

@@ -76,3 +76,40 @@ describe('OpenAI routes with no miner online', function () {
     assert.equal((await jobsOf(business.id)).length, 1, 'one job for the one logical call');
   });
 });
+
+describe('OpenAI routes opted into waiting, when no miner comes', function () {
+  this.timeout(30_000);
+  let api: TestApi;
+
+  before(async () => {
+    api = await startTestApi({ env: { MIA_OPENAI_WAIT_SECONDS: '1', MIA_OPENAI_WAIT_FOR_MINER: 'true' } });
+  });
+  after(async () => {
+    await api?.close();
+  });
+
+  it('leaves one cancelled job per logical call of the default openai client, none queued', async () => {
+    const business = await createBusiness(api);
+    let attempts = 0;
+    const client = new OpenAI({
+      apiKey: business.api_key,
+      baseURL: `${api.url}/v1`,
+      fetch: (input, init) => {
+        attempts += 1;
+        return fetch(input, init);
+      },
+    });
+    for (let call = 0; call < 2; call += 1) {
+      await assert.rejects(client.chat.completions.create({ model: 'mia', messages: [{ role: 'user', content: 'Anyone there?' }] }), (error: unknown) => {
+        assert.ok(error instanceof OpenAI.APIError, String(error));
+        assert.equal(error.status, 504);
+        assert.equal(error.code, 'timeout');
+        return true;
+      });
+    }
+    assert.equal(attempts, 2, 'the SDK did not retry a call that waited its whole time');
+    const rows = await withClient(api.databaseUrl, async (db) =>
+      (await db.query<{ status: string }>('SELECT status FROM mia.jobs WHERE business_id = $1', [business.id])).rows);
+    assert.deepEqual(rows.map((r) => r.status), ['cancelled', 'cancelled'], 'no abandoned job waits for a miner that comes back');
+  });
+});
