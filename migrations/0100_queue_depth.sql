@@ -17,8 +17,8 @@
 --     post-mortem (a late result is refused: the job is not running); a requeued one
 --     clears them, so nothing of the old attempt looks current;
 --   * backoff: a counted attempt that goes back waits p_backoff_s * 2^(attempts-1)
---     (at most 60 s; 0: claimable at once); a free drop is claimable at once. Its fair_at
---     moves to run_after, so a backing-off retry sits in jobs_claim_idx among the jobs
+--     (at most 60 s; 0: claimable at once); a free drop is claimable at once. A job that
+--     backs off has its fair_at moved to run_after, so a backing-off retry sits in jobs_claim_idx among the jobs
 --     submitted when it becomes claimable, never at the head that every claim would
 --     otherwise filter past (issue 17: 20,000 such heads cost 10x per claim).
 CREATE FUNCTION mia.job_give_back(p_ids uuid[], p_reasons text[], p_backoff_s double precision,
@@ -44,7 +44,8 @@ LANGUAGE sql VOLATILE AS $$
       max_attempts     = r.max_attempts,
       free_drops       = r.free_drops,
       run_after        = r.run_after,
-      fair_at          = greatest(j.fair_at, r.run_after),
+      -- Only a backoff moves the job's place; a job claimable at once keeps it.
+      fair_at          = CASE WHEN r.run_after > now() THEN greatest(j.fair_at, r.run_after) ELSE j.fair_at END,
       miner_id         = CASE WHEN r.exhausted THEN j.miner_id END,
       lease_token      = CASE WHEN r.exhausted THEN j.lease_token END,
       lease_expires_at = NULL,

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { useTestApi } from '../support/apiServer.ts';
 import { withClient } from '../support/database.ts';
 import { claimJob, createBusiness, postResult, registerMiner, submitChat } from '../support/factories.ts';
+import { reapExpiredLeases } from '../../api/maintenance/leaseReaper.ts';
 
 // Deadline run as the maintenance task runs it (sql/job_expire_unclaimed.sql).
 const expireUnclaimed = readFileSync(new URL('../../sql/job_expire_unclaimed.sql', import.meta.url), 'utf8')
@@ -16,7 +17,8 @@ describe('the queue at depth: concurrency and repair', function () {
   this.timeout(60_000);
   // A spacing far above how long the submits take: the order of claims then follows
   // from the fair_at places alone, never from how fast this machine submits.
-  const api = useTestApi({ env: { MIA_FAIR_SPACING_MS: '600000' } });
+  // A backoff long enough to be seen (the test default is 0).
+  const api = useTestApi({ env: { MIA_FAIR_SPACING_MS: '600000', MIA_RETRY_BACKOFF_SECONDS: '30' } });
 
   async function jobRow(id: string) {
     return withClient(api.databaseUrl, async (c) => (await c.query<{
@@ -126,5 +128,57 @@ describe('the queue at depth: concurrency and repair', function () {
       await postResult(api, miner, claim.body);
     }
     assert.ok(order.includes(single), 'claimed within the first 3');
+  });
+
+  it('gives a job back the same way whichever path takes it (one transition), and moves a backing-off retry off the head', async () => {
+    let submitted = 0;
+    type Given = { status: string; lease_token: string | null; claimed_at: Date | null; miner_id: string | null; error: string | null; backs_off: boolean; behind: boolean };
+    const given = (id: string) => withClient(api.databaseUrl, async (c) => (await c.query<Given>(
+      `SELECT status, lease_token, claimed_at, miner_id, error, run_after > now() AS backs_off, fair_at >= run_after AS behind
+       FROM mia.jobs WHERE id = $1`, [id])).rows[0]!);
+    // Every drop counts (drop_free off: as for a miner past probation); with max_attempts 1
+    // the first drop dead-letters, with 3 it requeues.
+    async function runningJob(maxAttempts: number) {
+      const miner = await registerMiner(api, { slots: 1 });
+      // A more urgent business each time: its job is claimed before the ones given back earlier.
+      const business = await createBusiness(api, { priority: 50 - ++submitted });
+      const id = (await submitChat(api, business, { message: `give back ${maxAttempts}` })).body.job_id as string;
+      await withClient(api.databaseUrl, (c) => c.query(`UPDATE mia.jobs SET max_attempts = $2 WHERE id = $1`, [id, maxAttempts]));
+      const claim = await claimJob(api, miner);
+      assert.equal(claim.body.job_id, id);
+      await withClient(api.databaseUrl, (c) => c.query(`UPDATE mia.jobs SET drop_free = false WHERE id = $1`, [id]));
+      return { id, miner, claim: claim.body as { job_id: string; lease_token: string } };
+    }
+    for (const maxAttempts of [1, 3]) {
+      const reaped = await runningJob(maxAttempts);
+      await withClient(api.databaseUrl, (c) => c.query(`UPDATE mia.jobs SET lease_expires_at = now() - interval '1 s' WHERE id = $1`, [reaped.id]));
+      await reapExpiredLeases(api.server.ctx.db);
+      const offline = await runningJob(maxAttempts);
+      await api.request('POST', `/miner/${offline.miner.miner_id}/status`, { token: offline.miner.auth_key, body: { status: 'offline' } });
+      const failed = await runningJob(maxAttempts);
+      await postResult(api, failed.miner, failed.claim, { success: false, error: 'out of memory', output: undefined, tokens_generated: undefined });
+
+      const rows = await Promise.all([reaped, offline, failed].map((j) => given(j.id)));
+      for (const [k, row] of rows.entries()) {
+        const holder = [reaped, offline, failed][k]!.miner.miner_id;
+        if (maxAttempts === 1) {
+          assert.equal(row.status, 'failed');
+          assert.ok(row.lease_token && row.claimed_at, 'a dead letter keeps its lease token and claimed_at for the post-mortem');
+          assert.equal(row.miner_id, holder);
+        } else {
+          assert.equal(row.status, 'queued');
+          assert.deepEqual([row.lease_token, row.claimed_at, row.miner_id], [null, null, null], 'a requeued job keeps nothing of the old attempt');
+        }
+      }
+      assert.match(rows[0]!.error!, /^attempt 1 of \d: lease expired/);
+      assert.match(rows[1]!.error!, /^attempt 1 of \d: its miner went offline/);
+      assert.equal(rows[2]!.error, 'out of memory', "a reported failure keeps the miner's words");
+      if (maxAttempts === 3) {
+        assert.equal(rows[2]!.backs_off, true, 'a reported failure backs off');
+        assert.equal(rows[2]!.behind, true, 'its place moves to when it becomes claimable');
+        assert.deepEqual([rows[0]!.backs_off, rows[1]!.backs_off], [false, false], 'a reaped or released job is claimable at once');
+      }
+      await withClient(api.databaseUrl, (c) => c.query(`UPDATE mia.jobs SET status = 'cancelled', lease_expires_at = NULL WHERE status IN ('queued', 'running')`));
+    }
   });
 });
