@@ -58,7 +58,7 @@ const ConfigSchema = z.object({
   MIA_MAX_TOKENS_LIMIT: int(1, 131_072).default(4096).describe('largest max_tokens accepted'),
   MIA_OPENAI_WAIT_SECONDS: int(1, 600).default(120).describe('how long POST /v1/chat/completions waits for a miner, seconds'),
   MIA_CHAT_WAIT_DEFAULT: int(0, 60).default(30).describe('seconds POST /chat waits by default'),
-  MIA_FALLBACK_POLL_MS: int(50, 600_000).default(2000).describe('poll that covers a missed NOTIFY, ms'),
+  MIA_FALLBACK_POLL_MS: int(50, 600_000).default(2000).describe('poll that covers a missed NOTIFY, ms (streams: one statement per tick per process, not per stream)'),
   MIA_AUTH_CACHE_SECONDS: int(0, 3600).default(5).describe('how long a verified key is remembered'),
   MIA_CLAIM_BATCH_LIMIT: int(1, 1000).default(100).describe('most jobs one batch claim may take'),
   MIA_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024).describe('largest request body, bytes'),
