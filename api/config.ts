@@ -60,7 +60,7 @@ const ConfigSchema = z.object({
   MIA_OPENAI_WAIT_FOR_MINER: bool.prefault('false').describe('OpenAI routes queue and wait when no miner is online (else 503 no_miner_available at once); a request may ask with X-Mia-Wait-For-Miner; default false'),
   MIA_NO_MINER_RETRY_AFTER_SECONDS: int(1, 3600).default(5).describe('Retry-After of a 503 no_miner_available, seconds; default 5'),
   MIA_CHAT_WAIT_DEFAULT: int(0, 60).default(30).describe('seconds POST /chat waits by default'),
-  MIA_FALLBACK_POLL_MS: int(50, 600_000).default(2000).describe('poll that covers a missed NOTIFY, ms'),
+  MIA_FALLBACK_POLL_MS: int(50, 600_000).default(2000).describe('poll that covers a missed NOTIFY, ms (streams: one statement per tick per process, not per stream)'),
   MIA_AUTH_CACHE_SECONDS: int(0, 3600).default(5).describe('how long a verified key is remembered'),
   MIA_CLAIM_BATCH_LIMIT: int(1, 1000).default(100).describe('most jobs one batch claim may take'),
   MIA_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024).describe('largest request body, bytes'),

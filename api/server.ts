@@ -13,6 +13,7 @@ import { NotificationListener } from './queue/notificationListener.ts';
 import { createApp } from './app.ts';
 import { applyServerLimits, connectionsCheckingIntervalMs } from './http/serverLimits.ts';
 import { StreamHub } from './streaming/streamHub.ts';
+import { StreamFallback } from './streaming/streamFallback.ts';
 import { DeltaNotifier } from './streaming/deltaNotifier.ts';
 import { startMaintenance } from './maintenance/startMaintenance.ts';
 import { log } from './log.ts';
@@ -66,10 +67,12 @@ export async function startServer(config: Config, options: { databaseUrl: string
     throw error;
   }
   // The safety net for a NOTIFY lost in transit: a slow re-check of both kinds of waiters.
+  // Streams: one statement for all of this process's streams, waking only those whose job moved.
+  const streamFallback = new StreamFallback(db, hub);
   const fallback = setInterval(() => {
     dispatcher.wake();
     void completions.resync();
-    hub.wakeAll();
+    void streamFallback.check();
   }, config.MIA_FALLBACK_POLL_MS);
   fallback.unref();
 

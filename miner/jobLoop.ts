@@ -330,7 +330,7 @@ export class JobLoop {
         }
         break;
       } finally {
-        forwarder?.close();
+        await forwarder?.close();
       }
     }
     return { error, seconds: (performance.now() - started) / 1000 };

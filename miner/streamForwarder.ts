@@ -49,11 +49,17 @@ export class StreamForwarder {
     this.timer = setTimeout(() => this.flush(), first ? 0 : (this.options.intervalMs ?? 50));
   }
 
-  /** Generation is over: no more posts (the result carries whatever was not sent). */
-  close(): void {
+  /**
+   * Generation is over: no more posts (the result carries whatever was not sent).
+   * Resolves once the batch in flight, if any, has been answered: the result must be
+   * posted after it, or a batch still on the wire could reach the backend after the
+   * job finished and outlive it (issue 17).
+   */
+  async close(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    await this.inFlight;
   }
 
   private flush(): void {

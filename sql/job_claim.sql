@@ -12,8 +12,19 @@
 --
 -- Slots are enforced here: each miner gets at most its registered `slots` minus the jobs
 -- it already runs (counted through jobs_running_miner_idx), however often it asks, so a
--- miner registered with slots=1 cannot hoard the queue. The miner rows are read, not
--- locked (lock order, sql/LOCK_ORDER.md: jobs before miners).
+-- miner registered with slots=1 cannot hoard the queue. The count holds across
+-- concurrent claims because the claim's transaction first takes each miner's advisory
+-- lock (sql/miner_claim_lock.sql), so this statement's snapshot sees the jobs an
+-- overlapping claim gave the same miner. The miner rows are read, not locked (lock
+-- order, sql/LOCK_ORDER.md: jobs before miners).
+--
+-- Plan (issue 17): :max_jobs is cardinality(:miner_ids), a plain parameter, so the planner
+-- sees a LIMIT of a few rows and costs the index scan of jobs_claim_idx at a few dozen
+-- units at any depth (a LIMIT computed by a subquery hid it: the whole queue was costed,
+-- above jit_above_cost, and Postgres JIT-compiled every claim). Slots that a miner cannot
+-- use pick a job that stays queued (assigned drops it): a few extra row locks for one
+-- statement. Heads no miner can take are kept off the index's front: a backing-off retry
+-- re-enters at its run_after (mia.job_give_back moves its fair_at there).
 --
 -- Probation (migration 0090): a miner with fewer than :probation_jobs credited jobs
 -- (mia.on_probation) gets at most :probation_slots, whatever slots it registered
@@ -58,7 +69,7 @@ WITH wanted AS (
                         WHERE other.status IN ('idle', 'busy') AND other.suspended_at IS NULL
                           AND other.id <> ALL (mia.jobs.attempted_by)))
   ORDER BY priority, fair_at
-  LIMIT (SELECT count(*) FROM allowed)
+  LIMIT :max_jobs::int
   FOR UPDATE SKIP LOCKED
 ), jobs_by_need AS (
   SELECT id, need, row_number() OVER (ORDER BY need DESC, priority, fair_at) AS k FROM picked

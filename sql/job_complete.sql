@@ -1,7 +1,8 @@
 -- Store successful results of one miner, one or many in one statement.
 -- :results is a JSON array of {job_id, lease_token, output, tool_calls,
 -- tokens_generated, prompt_tokens}. Fencing: only a running job held by this
--- miner under that lease is completed; others
+-- miner under that lease, before the lease expired, is completed (after it, the job is
+-- the reaper's to give back, whether or not it has run yet: 409 lease_lost); others
 -- are left untouched and classified by the caller (sql/job_result_check.sql).
 -- The same statement writes the assistant's chat-log row, so a result is never
 -- half stored. The token counts are stored as reported: the figures the
@@ -17,6 +18,7 @@ WITH input AS (
   SELECT j.id
   FROM mia.jobs AS j JOIN input AS i ON j.id = i.job_id
   WHERE j.status = 'running' AND j.miner_id = :miner_id AND j.lease_token = i.lease_token
+    AND j.lease_expires_at >= now()
   ORDER BY j.id
   FOR UPDATE OF j
 ), done AS (

@@ -6,7 +6,17 @@
 -- the prompt bound of api/credits/plausibility.ts (bytes of the messages and
 -- tools as JSON + 16 per message + 256) + max_tokens. The trigger of migration
 -- 0085 gives the reservation back when the job ends.
-WITH job AS (
+WITH clock AS (
+  -- Fair queueing (migrations 0070, 0100): after this business's latest submitted job,
+  -- or now if that is later. The upsert waits for a concurrent submit of the same
+  -- business and reads its committed place, so parallel submits get distinct places
+  -- (a max(fair_at) read saw the same maximum in all of them).
+  INSERT INTO mia.business_fair_clocks AS c (business_id, last_fair_at)
+  VALUES (:business_id, now())
+  ON CONFLICT (business_id) DO UPDATE
+  SET last_fair_at = greatest(now(), c.last_fair_at + make_interval(secs => :fair_spacing_s::double precision))
+  RETURNING last_fair_at
+), job AS (
   INSERT INTO mia.jobs (business_id, session_id, messages, prompt, context, max_tokens, temperature,
                         tools, tool_choice, sampling, priority, max_attempts, idempotency_key, callback_url,
                         notify_on_finish, queue_deadline, need_tokens, fair_at, reserved_tokens)
@@ -16,10 +26,7 @@ WITH job AS (
           -- 0: no deadline.
           CASE WHEN :queue_timeout_s::int > 0 THEN now() + make_interval(secs => :queue_timeout_s::int) END,
           :need_tokens,
-          -- Fair queueing (migration 0070): after this business's latest waiting job, if any.
-          greatest(now(), (SELECT max(q.fair_at) FROM mia.jobs AS q
-                           WHERE q.business_id = :business_id AND q.status = 'queued')
-                          + make_interval(secs => :fair_spacing_s::double precision)),
+          (SELECT last_fair_at FROM clock),
           CASE WHEN :reserve::boolean
                THEN octet_length(:messages::jsonb::text) + coalesce(octet_length(:tools::jsonb::text), 0)
                     + 16 * jsonb_array_length(:messages::jsonb) + 256 + :max_tokens::int

@@ -2,6 +2,7 @@
 -- tokens_generated is what the miner reported (a repeated submit is compared
 -- with it), not the figure the backend accepted.
 SELECT id AS job_id, status, miner_id, (:miner_id::uuid = ANY (attempted_by)) AS attempted_by_caller,
-       lease_token, output, tokens_reported AS tokens_generated
+       lease_token, output, tokens_reported AS tokens_generated,
+       (status = 'running' AND lease_expires_at < now()) AS lease_expired
 FROM mia.jobs
 WHERE id = ANY (:job_ids::uuid[])

@@ -12,6 +12,7 @@ WITH input AS (
   SELECT j.id, j.attempts, j.business_id, j.messages, j.context
   FROM mia.jobs AS j JOIN input AS i ON j.id = i.job_id
   WHERE j.status = 'running' AND j.miner_id = :miner_id AND j.lease_token = i.lease_token
+    AND j.lease_expires_at >= now()
   ORDER BY j.id
   FOR UPDATE OF j
 )

@@ -3,8 +3,8 @@
 --  * the jobs in :running (their lease tokens) get their lease pushed to now + that job's
 --    lease length, never shortened and never past the lease's maximum age;
 --  * the miner's other running jobs were dropped by it (it gave up, crashed and restarted,
---    or never meant to run them): they go back to the queue, the attempt counted (free for
---    a miner on probation: mia.attempt_counts, migration 0090), or to 'failed' once
+--    or never meant to run them): given back by mia.job_give_back (migration 0100): to the
+--    queue, the attempt counted (free for a miner on probation), or to 'failed' once
 --    max_attempts is used. Jobs claimed within :claim_grace_s are spared:
 --    a claim may have been answered after the miner built this report;
 --  * the tokens in :running that are not a running lease of this miner any more (the job
@@ -33,20 +33,10 @@ WITH held AS (
   WHERE mia.jobs.id = held.id AND held.named
   RETURNING mia.jobs.id
 ), dropped AS (
-  UPDATE mia.jobs AS j
-  SET status           = CASE WHEN (mia.attempt_counts(j)).exhausted THEN 'failed' ELSE 'queued' END,
-      error            = 'attempt ' || j.attempts || ' of ' || (mia.attempt_counts(j)).max_attempts
-                         || (mia.attempt_counts(j)).note || ': dropped by its miner (not in its heartbeat)',
-      max_attempts     = (mia.attempt_counts(j)).max_attempts,
-      free_drops       = (mia.attempt_counts(j)).free_drops,
-      run_after        = (mia.attempt_counts(j)).run_after,
-      miner_id         = CASE WHEN (mia.attempt_counts(j)).exhausted THEN j.miner_id END,
-      lease_token      = CASE WHEN (mia.attempt_counts(j)).exhausted THEN j.lease_token END,
-      lease_expires_at = NULL,
-      completed_at     = CASE WHEN (mia.attempt_counts(j)).exhausted THEN now() END
-  FROM held
-  WHERE j.id = held.id AND NOT held.named AND held.settled
-  RETURNING j.id
+  -- The one give-back transition (mia.job_give_back, migration 0100).
+  SELECT g.job_id
+  FROM mia.job_give_back(ARRAY(SELECT id FROM held WHERE NOT named AND settled),
+                         ARRAY['dropped by its miner (not in its heartbeat)'], 0) AS g
 ), lost AS (
   SELECT coalesce(array_agg(t.token), '{}') AS tokens
   FROM unnest(:running::uuid[]) AS t(token)

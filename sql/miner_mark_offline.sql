@@ -2,8 +2,8 @@
 -- :offline_after_s seconds as offline, and take back their running jobs at
 -- once instead of waiting for each lease to run out. The miner most likely
 -- died, possibly because of the job, so the attempt stays counted, exactly as
--- for an expired lease: back to the queue, or to 'failed' after max_attempts
--- (free for a miner on probation: mia.attempt_counts, migration 0090).
+-- for an expired lease (mia.job_give_back, migration 0100): back to the queue,
+-- or to 'failed' after max_attempts (free for a miner on probation).
 -- SKIP LOCKED on both tables: rows in use right now are left for the next run
 -- (or, for jobs, for the lease reaper).
 WITH silent AS (
@@ -24,20 +24,8 @@ WITH silent AS (
   WHERE j.status = 'running' AND j.miner_id IN (SELECT id FROM silent)
   FOR UPDATE OF j SKIP LOCKED
 ), released AS (
-  UPDATE mia.jobs AS j
-  SET status           = CASE WHEN (mia.attempt_counts(j)).exhausted THEN 'failed' ELSE 'queued' END,
-      error            = CASE WHEN (mia.attempt_counts(j)).exhausted
-                              THEN 'miner went silent on attempt ' || j.attempts || ' of ' || j.max_attempts
-                              ELSE j.error END,
-      max_attempts     = (mia.attempt_counts(j)).max_attempts,
-      free_drops       = (mia.attempt_counts(j)).free_drops,
-      run_after        = (mia.attempt_counts(j)).run_after,
-      miner_id         = CASE WHEN (mia.attempt_counts(j)).exhausted THEN j.miner_id END,
-      lease_token      = NULL,
-      lease_expires_at = NULL,
-      completed_at     = CASE WHEN (mia.attempt_counts(j)).exhausted THEN now() END
-  FROM held AS h
-  WHERE j.id = h.id
-  RETURNING j.id
+  -- The one give-back transition (mia.job_give_back, migration 0100).
+  SELECT g.job_id
+  FROM mia.job_give_back(ARRAY(SELECT id FROM held), ARRAY['its miner went silent'], 0) AS g
 )
 SELECT (SELECT count(*) FROM marked) AS miners_marked, (SELECT count(*) FROM released) AS jobs_released

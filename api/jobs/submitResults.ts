@@ -52,6 +52,8 @@ function explain(item: ResultItem, row: ResultCheckRow | undefined, minerId: str
   }
   const why =
     row.status === 'cancelled' ? 'the job was cancelled'
+    : row.status === 'running' && row.lease_expired && heldByCaller && item.lease_token === row.lease_token
+      ? 'the lease expired before the result came; the job will be given back'
     : row.status === 'running' ? 'the job is leased to another miner (or another lease)'
     : row.status === 'queued' ? 'the lease expired and the job went back to the queue'
     : `the job is ${row.status}`;

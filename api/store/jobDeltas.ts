@@ -52,9 +52,15 @@ const notify = defineQuery<{ payload: string }, z.ZodObject<{ sent: z.ZodUnknown
   z.object({ sent: z.unknown() }),
 );
 
+const StreamStateRow = z.object({ job_id: z.uuid(), status: JobStatus, attempts: z.number().int(), last_seq: z.number().int() });
+export type StreamStateRow = z.infer<typeof StreamStateRow>;
+const streamStates = defineQuery<{ ids: readonly string[] }, typeof StreamStateRow>('jobs_stream_state_get', StreamStateRow);
+
 export const jobDeltas = {
   append: (db: DatabasePool, delta: NewDelta) => db.one(append(delta)),
   read: (db: DatabasePool, id: string, fromSeq: number) => db.maybeOne(read({ id, from_seq: fromSeq })),
+  /** Where each of these jobs stands, for the streams' fallback check (one statement for all). */
+  streamStates: (db: DatabasePool, ids: readonly string[]) => db.any(streamStates({ ids })),
   notify: async (db: DatabasePool, payload: string) => {
     await db.one(notify({ payload }));
   },

@@ -59,9 +59,13 @@ const ConversationRow = z.object({
 export type ConversationRow = z.infer<typeof ConversationRow>;
 const conversation = defineQuery<{ id: string; business_id: string }, typeof ConversationRow>('job_conversation_get', ConversationRow);
 const watch = defineQuery<{ id: string }, typeof JobRow>('job_watch', JobRow);
-const claim = defineQuery<{ miner_ids: readonly string[] } & ClaimSettings, typeof ClaimedJobRow>(
+const claim = defineQuery<{ miner_ids: readonly string[]; max_jobs: number } & ClaimSettings, typeof ClaimedJobRow>(
   'job_claim',
   ClaimedJobRow,
+);
+const claimLock = defineQuery<{ miner_ids: readonly string[] }, z.ZodObject<{ locked: z.ZodNumber }>>(
+  'miner_claim_lock',
+  z.object({ locked: z.number() }),
 );
 const release = defineQuery<{ lease_tokens: readonly string[] }, typeof IdRow>('job_release', IdRow);
 const complete = defineQuery<{ miner_id: string; results: string }, typeof JobIdRow>('job_complete', JobIdRow);
@@ -75,6 +79,8 @@ const ResultCheckRow = z.object({
   lease_token: z.uuid().nullable(),
   output: z.string().nullable(),
   tokens_generated: z.number().int().nullable(),
+  /** Still running under the caller's lease, but the lease ran out: the reaper's now. */
+  lease_expired: z.boolean(),
 });
 export type ResultCheckRow = z.infer<typeof ResultCheckRow>;
 const resultCheck = defineQuery<{ miner_id: string; job_ids: readonly string[] }, typeof ResultCheckRow>(
@@ -98,8 +104,12 @@ export const jobs = {
   conversation: (db: DatabasePool, businessId: string, id: string) => db.maybeOne(conversation({ id, business_id: businessId })),
   /** Read a job and ask for a NOTIFY when it finishes (for a caller about to wait). */
   watch: (db: DatabasePool, id: string) => db.maybeOne(watch({ id })),
+  /** One transaction: the miners' claim locks, then the claim (slots hold across overlapping claims). */
   claim: (db: DatabasePool, minerIds: readonly string[], settings: ClaimSettings) =>
-    db.any(claim({ miner_ids: minerIds, ...settings })),
+    db.transaction(async (tx) => {
+      await tx.one(claimLock({ miner_ids: minerIds }));
+      return tx.any(claim({ miner_ids: minerIds, max_jobs: minerIds.length, ...settings }));
+    }),
   release: (db: DatabasePool, leaseTokens: readonly string[]) =>
     db.any(release({ lease_tokens: leaseTokens })),
   complete: async (db: CommonQueryMethods, minerId: string, results: readonly SuccessResult[]) =>

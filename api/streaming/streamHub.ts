@@ -1,8 +1,10 @@
 // Where stream readers of this API process wait for news of their job. A wake
 // comes from a delta stored by this process (at once), from another process
 // (NOTIFY mia_job_delta, coalesced by its DeltaNotifier), from a job finishing
-// (NOTIFY mia_job_finished, which the reader asked for via job_watch), or from
-// the fallback tick and the listener's resync (everyone re-reads).
+// (NOTIFY mia_job_finished, which the reader asked for via job_watch), from the
+// fallback check when the job's state moved (api/streaming/streamFallback.ts: one
+// statement per tick for the whole process), or from the listener's resync
+// (everyone re-reads).
 //
 // A subscription holds no timer and no connection: a reader that is gone
 // unsubscribes and leaves nothing behind (`subscribers` shows it).
@@ -47,6 +49,11 @@ export class StreamHub {
 
   wakeAll(): void {
     for (const set of this.byJob.values()) for (const waker of set) waker.wake();
+  }
+
+  /** The jobs someone here waits on. */
+  jobIds(): string[] {
+    return [...this.byJob.keys()];
   }
 }
 

@@ -79,3 +79,22 @@ export async function insertFinishedJobs(db: pg.Client, businessId: string, coun
     );
   }
 }
+
+/**
+ * Queued jobs spread round-robin over `businessIds`, numbered from `from`, with the
+ * fair_at places the fair clock would give a steady stream (one per business per
+ * second), in batches of 100k.
+ */
+export async function insertQueuedJobsOver(db: pg.Client, businessIds: readonly string[], from: number, count: number): Promise<void> {
+  for (let done = 0; done < count; done += 100_000) {
+    const n = Math.min(100_000, count - done);
+    await db.query(
+      `INSERT INTO mia.jobs (business_id, session_id, messages, prompt, max_tokens, created_at, run_after, fair_at)
+       SELECT ($1::uuid[])[1 + g % cardinality($1::uuid[])], 'deep-' || g, $2::jsonb, 'deep ' || g, 64,
+              now() - interval '1 hour', now() - interval '1 hour',
+              now() - interval '1 hour' + (g / cardinality($1::uuid[])) * interval '1 ms'
+       FROM generate_series($3::int, $4::int) AS g`,
+      [businessIds, typicalMessages('Hello, when can I pick up my bike?'), from + done, from + done + n - 1],
+    );
+  }
+}

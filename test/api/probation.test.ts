@@ -129,7 +129,8 @@ describe('new miners are on probation', () => {
     assert.deepEqual(await reapExpiredLeases(api.server.ctx.db), { requeued: 1, dead_lettered: 0 });
     assert.deepEqual(await job(api, jobId), {
       status: 'queued', attempts: 4, max_attempts: 7, free_drops: 4, claimable: true,
-      error: 'attempt 3 of 6 (not counted: its miner is on probation): dropped by its miner (not in its heartbeat)',
+      // One give-back transition (mia.job_give_back): every drop records its own reason.
+      error: 'attempt 4 of 7 (not counted: its miner is on probation): lease expired (its miner stopped responding)',
     });
 
     // 5. The ceiling: MIA_PROBATION_FREE_DROPS (4) used, this drop counts.

@@ -31,21 +31,39 @@ describe('retries move on', function () {
         `SELECT status, attempts, extract(epoch FROM run_after - now())::float8 AS wait_s, attempted_by::text[] AS attempted_by
          FROM mia.jobs WHERE id = $1`, [id])).rows[0]!);
 
+  // The database's clock around a call, and the job's run_after on the same clock: the
+  // backoff is judged against the failure's own transaction time, never against how long
+  // this machine took between the failure and the read (that made the test flaky: "waits 0.216 s").
+  const dbClock = () =>
+    withClient(api.databaseUrl, async (c) =>
+      (await c.query<{ t: number }>(`SELECT extract(epoch FROM clock_timestamp())::float8 AS t`)).rows[0]!.t);
+  const runAfter = (id: string) =>
+    withClient(api.databaseUrl, async (c) =>
+      (await c.query<{ t: number }>(`SELECT extract(epoch FROM run_after)::float8 AS t FROM mia.jobs WHERE id = $1`, [id])).rows[0]!.t);
+  async function backoffOf(id: string, failing: () => Promise<unknown>): Promise<{ min: number; max: number }> {
+    const before = await dbClock();
+    await failing();
+    const after = await dbClock();
+    const at = await runAfter(id);
+    return { min: at - after, max: at - before };
+  }
+
   it('backs a failed job off, doubling per attempt; a lone miner then retries it', async () => {
     const miner = await registerMiner(api);
     const chat = await submitChat(api, business, { wait: 0 });
     const first = await claimJob(api, miner);
-    assert.equal((await fail(miner, first.body)).body.status, 'queued');
-    const afterOne = await jobRow(chat.body.job_id);
-    assert.ok(afterOne.wait_s > 0.3 && afterOne.wait_s <= 0.5, `waits ${afterOne.wait_s} s`);
+    let status = '';
+    const one = await backoffOf(chat.body.job_id, async () => { status = (await fail(miner, first.body)).body.status; });
+    assert.equal(status, 'queued');
+    // run_after = the failure's transaction time + 0.5 s, that time lying between the two clock reads.
+    assert.ok(one.min <= 0.5 + 1e-3 && one.max >= 0.5 - 1e-3, `backoff between ${one.min} and ${one.max} s`);
     assert.equal((await claimJob(api, miner)).status, 204, 'not claimable during the backoff');
     await sleep(600);
     const second = await claimJob(api, miner);
     assert.equal(second.body.job_id, chat.body.job_id, 'no other miner is online: the same one retries');
     assert.equal(second.body.attempt, 2);
-    await fail(miner, second.body);
-    const afterTwo = await jobRow(chat.body.job_id);
-    assert.ok(afterTwo.wait_s > 0.8 && afterTwo.wait_s <= 1, `waits ${afterTwo.wait_s} s`);
+    const two = await backoffOf(chat.body.job_id, () => fail(miner, second.body));
+    assert.ok(two.min <= 1 + 1e-3 && two.max >= 1 - 1e-3, `backoff between ${two.min} and ${two.max} s (doubled)`);
   });
 
   it('hands a failed job to a miner that has not tried it, while one is online', async () => {

@@ -108,7 +108,7 @@ describe('DBA views and repair functions', () => {
     assert.equal(woken.body.job_id, chat.body.job_id);
   });
 
-  it('requeue_job gives a dead-lettered job its attempts back and refuses a completed one', async () => {
+  it('requeue_job gives a dead-lettered job new attempts (never reusing a number) and refuses a completed one', async () => {
     const business = await createBusiness(api);
     const miner = await registerMiner(api, { slots: 16 }); // claims several jobs without finishing them
     const failed = await submitChat(api, business, { message: 'fails' });
@@ -121,11 +121,13 @@ describe('DBA views and repair functions', () => {
       (await one<{ ok: boolean }>('SELECT mia.requeue_job($1) AS ok', [failed.body.job_id])).ok,
       true,
     );
-    const row = await one<{ status: string; attempts: number; error: string | null }>(
-      'SELECT status, attempts, error FROM mia.jobs WHERE id = $1',
+    const row = await one<{ status: string; attempts: number; max_attempts: number; error: string | null }>(
+      'SELECT status, attempts, max_attempts, error FROM mia.jobs WHERE id = $1',
       [failed.body.job_id],
     );
-    assert.deepEqual(row, { status: 'queued', attempts: 0, error: null });
+    // Attempt numbers are never reused (credits are keyed by them): its attempts come back
+    // as a raised max_attempts, the configured 3 more.
+    assert.deepEqual(row, { status: 'queued', attempts: 3, max_attempts: 6, error: null });
 
     const done = await submitChat(api, business, { message: 'done' });
     await claimJob(api, miner); // the requeued one

@@ -73,7 +73,7 @@ describe('lease reaper', () => {
     assert.deepEqual(await reapExpiredLeases(api.server.ctx.db), { requeued: 0, dead_lettered: 1 });
     const row = await jobRow(chat.body.job_id);
     assert.equal(row.status, 'failed');
-    assert.match(row.error ?? '', /lease expired on attempt 3 of 3/);
+    assert.match(row.error ?? '', /^attempt 3 of 3: lease expired/);
     assert.equal(row.miner_id, miner.miner_id, 'the last holder is kept for the post-mortem');
 
     const outcome = await api.request('GET', `/job/${chat.body.job_id}/result`, {

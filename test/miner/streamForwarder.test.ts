@@ -33,7 +33,7 @@ describe('miner stream forwarder', () => {
     await eventually(() => batches.length === 2);
     f.push({ content: '!' });
     await eventually(() => batches.length === 3);
-    f.close();
+    await f.close();
     assert.deepEqual(batches.map((b) => [b.seq, b.text_start, b.tool_start]), [[0, 0, 0], [1, 5, 0], [2, 11, 1]]);
   });
 
@@ -46,7 +46,7 @@ describe('miner stream forwarder', () => {
       await new Promise((resolve) => setImmediate(resolve));
       f.push({ content: ' more' });
       await new Promise((resolve) => setTimeout(resolve, 5));
-      f.close();
+      await f.close();
       assert.equal(leaseLost(), 0);
       assert.equal(batches.length, 1);
     }
@@ -56,6 +56,20 @@ describe('miner stream forwarder', () => {
     const { f, batches, leaseLost } = forwarder(async () => { throw new BackendError('gone', 409, 'lease_lost'); });
     f.push({ content: 'Hello' });
     await eventually(() => batches.length === 1 && leaseLost() === 1);
-    f.close();
+    await f.close();
+  });
+
+  it('close() resolves only after the batch in flight was answered, so the result goes after it', async () => {
+    let answer!: () => void;
+    const { f, batches } = forwarder(() => new Promise<void>((resolve) => { answer = resolve; }));
+    f.push({ content: 'Hello' });
+    await eventually(() => batches.length === 1);
+    let closed = false;
+    const closing = f.close().then(() => { closed = true; });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(closed, false, 'close() waits for the batch on the wire');
+    answer();
+    await closing;
+    assert.equal(closed, true);
   });
 });

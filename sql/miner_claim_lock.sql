@@ -1,0 +1,14 @@
+-- First statement of a claim's transaction (api/store/jobs.ts): one transaction-scoped
+-- advisory lock per claiming miner, in key order (two multi-miner claims cannot
+-- deadlock). Two overlapping claims for the same miner run one after the other, and the
+-- claim that follows, a new statement with a fresh snapshot, counts the jobs the other
+-- one gave it: a slots=1 miner asking twice at once gets one job, not two (the count in
+-- sql/job_claim.sql alone held only inside one statement). Advisory, not the miner row:
+-- the row lock would come before the jobs' (sql/LOCK_ORDER.md) and make claims wait on
+-- heartbeats and results; this one is taken only by claims, which wait on nothing else
+-- (SKIP LOCKED). A key collision between two miners only serialises their claims.
+SELECT count(*)::int AS locked
+FROM (SELECT pg_advisory_xact_lock(k)
+      FROM (SELECT DISTINCT hashtextextended(m::text, 17) AS k
+            FROM unnest(:miner_ids::uuid[]) AS t(m)
+            ORDER BY k) AS keys) AS taken
