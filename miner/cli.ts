@@ -1,8 +1,8 @@
 // Entry point of `mia-miner` (bin: miner/bin/mia-miner.js; `npm run miner -- …`).
 import { ConfigError, helpText, parseCommandLine } from './config.ts';
-import { runStatus } from './credits.ts';
+import { runStatus } from './backend/credits.ts';
 import { runDoctor } from './doctor.ts';
-import { createLogger, errorMessage } from './log.ts';
+import { createLogger, errorMessage } from './lib/log.ts';
 import { FatalError, runMiner } from './runMiner.ts';
 
 async function main(argv: string[]): Promise<number> {

@@ -3,13 +3,13 @@
 import { execFile } from 'node:child_process';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { BackendClient } from './backendClient.ts';
+import { BackendClient } from './backend/backendClient.ts';
 import type { MinerConfig } from './config.ts';
 import type { CommandRunner } from './gpu.ts';
 import { detectGpus } from './gpu.ts';
-import { readIdentity, stateFilePath } from './identity.ts';
-import { llamaHealth } from './llamaClient.ts';
-import { errorMessage } from './log.ts';
+import { readIdentity, stateFilePath } from './backend/identity.ts';
+import { llamaHealth } from './llama/llamaClient.ts';
+import { errorMessage } from './lib/log.ts';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail';
 

@@ -3,13 +3,13 @@
 // and how slots are refilled: claimed the moment generation ends (never ahead of
 // it), beside the result post and beside a dispatcher long-poll that is out.
 import assert from 'node:assert/strict';
-import type { ClaimedJob, JobResult } from '../../miner/backendClient.ts';
-import { BackendError } from '../../miner/backendClient.ts';
-import type { JobLoopOptions } from '../../miner/jobLoop.ts';
-import { JobLoop } from '../../miner/jobLoop.ts';
-import { LlamaProcess } from '../../miner/llamaProcess.ts';
-import { createLogger } from '../../miner/log.ts';
-import { JobStats } from '../../miner/stats.ts';
+import type { ClaimedJob, JobResult } from '../../miner/backend/backendClient.ts';
+import { BackendError } from '../../miner/backend/backendClient.ts';
+import type { JobLoopOptions } from '../../miner/jobs/jobLoop.ts';
+import { JobLoop } from '../../miner/jobs/jobLoop.ts';
+import { LlamaProcess } from '../../miner/process/llamaProcess.ts';
+import { createLogger } from '../../miner/lib/log.ts';
+import { JobStats } from '../../miner/jobs/stats.ts';
 import { eventually, fakeLlamaServer, fakeModel } from './helpers.ts';
 
 function job(id: string): ClaimedJob {

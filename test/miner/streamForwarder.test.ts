@@ -1,11 +1,11 @@
-// The miner's delta forwarder (miner/streamForwarder.ts) against the backend's
+// The miner's delta forwarder (miner/jobs/streamForwarder.ts) against the backend's
 // stream rules: contiguous batches (seq, text_start, tool_start continue the
 // previous one), and only `lease_lost` stops the job; a refused batch
 // (stream_out_of_order, payload_too_large) only ends streaming.
 import assert from 'node:assert/strict';
-import { StreamForwarder } from '../../miner/streamForwarder.ts';
-import { BackendError } from '../../miner/backendClient.ts';
-import { silentLogger } from '../../miner/log.ts';
+import { StreamForwarder } from '../../miner/jobs/streamForwarder.ts';
+import { BackendError } from '../../miner/backend/backendClient.ts';
+import { silentLogger } from '../../miner/lib/log.ts';
 import { eventually } from './helpers.ts';
 
 type Batch = { seq: number; text_start: number; content: string; tool_start: number; tool_calls: Record<string, unknown>[] };

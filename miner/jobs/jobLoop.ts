@@ -18,18 +18,18 @@
 // A job is never silently lost: it is answered, handed back with `success: false`,
 // or — when the miner cannot say anything (killed, drain deadline) — left to the
 // lease, which the `offline` report or the backend's reaper returns to the queue.
-import { Backoff, sleep } from './backoff.ts';
-import type { BackendClient, ClaimedJob, JobResult } from './backendClient.ts';
-import { BackendError } from './backendClient.ts';
-import type { Completion } from './llamaClient.ts';
-import { chatCompletion, chatCompletionStream, LlamaError } from './llamaClient.ts';
+import { Backoff, sleep } from '../lib/backoff.ts';
+import type { BackendClient, ClaimedJob, JobResult } from '../backend/backendClient.ts';
+import { BackendError } from '../backend/backendClient.ts';
+import type { Completion } from '../llama/llamaClient.ts';
+import { chatCompletion, chatCompletionStream, LlamaError } from '../llama/llamaClient.ts';
 import { StreamForwarder } from './streamForwarder.ts';
-import type { LlamaEndpoint } from './llamaSupervisor.ts';
-import type { Logger } from './log.ts';
-import { errorMessage } from './log.ts';
+import type { LlamaEndpoint } from '../process/llamaSupervisor.ts';
+import type { Logger } from '../lib/log.ts';
+import { errorMessage } from '../lib/log.ts';
 import type { JobStats } from './stats.ts';
 import { tokensPerSecond } from './stats.ts';
-import type { StatusReporter } from './statusReporter.ts';
+import type { StatusReporter } from '../backend/statusReporter.ts';
 
 export interface JobLoopOptions {
   backend: Pick<BackendClient, 'claim' | 'claimBatch' | 'submitResult'> &

@@ -12,11 +12,11 @@
 // Streaming is best effort: a batch that cannot be delivered ends streaming for
 // the job (the backend fills the gap from the result), it never holds up the
 // generation or the result post.
-import type { BackendClient } from './backendClient.ts';
-import { BackendError } from './backendClient.ts';
-import type { CompletionDelta } from './llamaClient.ts';
-import type { Logger } from './log.ts';
-import { errorMessage } from './log.ts';
+import type { BackendClient } from '../backend/backendClient.ts';
+import { BackendError } from '../backend/backendClient.ts';
+import type { CompletionDelta } from '../llama/llamaClient.ts';
+import type { Logger } from '../lib/log.ts';
+import { errorMessage } from '../lib/log.ts';
 
 export interface StreamForwarderOptions {
   backend: Pick<BackendClient, 'postDeltas'>;

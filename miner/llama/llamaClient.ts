@@ -3,7 +3,7 @@
 // carry many more). Errors say whether the server itself is in trouble (connection
 // refused/reset, 503) — worth a retry after a restart — or the request is bad (4xx).
 import { z } from 'zod';
-import { deadline } from './deadline.ts';
+import { deadline } from '../lib/deadline.ts';
 
 const ChatCompletionSchema = z.object({
   choices: z
