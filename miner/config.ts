@@ -74,6 +74,13 @@ const settings = {
     schema: int(1, 256).default(1),
     help: 'parallel sequences, llama-server -np; one job per slot (default 1)',
   },
+  claimAhead: {
+    flag: 'claim-ahead',
+    env: 'MIA_CLAIM_AHEAD',
+    // Without it a slot idles for a claim round trip (or a parked claim) after every job.
+    schema: int(0, 256).optional(),
+    help: 'jobs claimed ahead of a free slot, so the next job is in hand when one ends (default: --slots)',
+  },
   ctxPerSlot: {
     flag: 'ctx-per-slot',
     env: 'MIA_CTX_PER_SLOT',

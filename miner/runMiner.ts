@@ -154,6 +154,7 @@ export async function runMiner(
     if (props?.modelPath) modelName = path.basename(props.modelPath);
     if (props?.nCtxPerSlot) contextLength = props.nCtxPerSlot;
   }
+  const claimAhead = config.claimAhead ?? config.slots;
   const registration: Registration = {
     name: config.name,
     ...gpuSummary(detection),
@@ -164,7 +165,9 @@ export async function runMiner(
     status: 'offline',
     ...(modelName ? { model: modelName.slice(0, 500) } : {}),
     context_length: contextLength,
-    slots: config.slots,
+    // The backend lets a miner hold `slots` running jobs: the llama-server slots plus the
+    // jobs claimed ahead of them (jobs/jobLoop.ts), at most the 256 it accepts.
+    slots: Math.min(256, config.slots + claimAhead),
     ...(config.enrolmentToken ? { enrolment_token: config.enrolmentToken } : {}),
   };
   const client = new BackendClient({ baseUrl: config.backendUrl });
@@ -220,6 +223,7 @@ export async function runMiner(
     logger,
     minerId: identity.miner_id,
     slots: config.slots,
+    claimAhead,
     pollWaitSeconds: config.pollWait,
     generationTimeoutMs: config.generationTimeout * 1000,
     readyWaitMs: Math.min(config.startupTimeout * 1000 + 30_000, 10 * 60_000),

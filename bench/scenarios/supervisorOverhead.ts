@@ -26,7 +26,8 @@ import { freePort, stopChild } from '../lib/processes.ts';
 
 const slots = 4;
 const ctxPerSlot = 1024;
-const minerBin = 'miner/bin/mia-miner.js';
+// MIA_BENCH_MINER_BIN runs another build of the miner (say, an older commit's) against the same API.
+const minerBin = process.env.MIA_BENCH_MINER_BIN ?? 'miner/bin/mia-miner.js';
 
 export const supervisorOverhead: Scenario = {
   id: '7-supervisor',

@@ -18,7 +18,6 @@ function forwarder(post: (batch: Batch) => Promise<void>) {
     jobId: 'job-1',
     leaseToken: 'lease-1',
     logger: silentLogger,
-    intervalMs: 1,
     onLeaseLost: () => { leaseLost += 1; },
   });
   return { f, batches, leaseLost: () => leaseLost };
