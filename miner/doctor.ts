@@ -59,6 +59,21 @@ function versionOf(binary: string): Promise<string> {
   });
 }
 
+/** The oldest Node the miner runs on (package.json engines). */
+const minNodeMajor = 24;
+
+/** Node itself: the miner uses Node 24 APIs (and tsx strips its types on them). */
+export function checkNode(version: string = process.versions.node): Check {
+  const major = Number(version.split('.')[0]);
+  if (major >= minNodeMajor) return { name: 'node', level: 'ok', detail: `Node ${version}` };
+  return {
+    name: 'node',
+    level: 'fail',
+    detail: `Node ${version}; mia-miner needs Node ${minNodeMajor} or newer`,
+    fix: `install Node ${minNodeMajor} (https://nodejs.org, or your distribution's nodejs ${minNodeMajor} package) and run doctor again`,
+  };
+}
+
 async function checkGpu(runner?: CommandRunner): Promise<Check> {
   const detection = await detectGpus(runner);
   if (detection.kind === 'cpu') {
@@ -218,6 +233,7 @@ export async function runDoctor(
 ): Promise<{ checks: Check[]; ok: boolean }> {
   const print = options.print ?? ((line: string) => process.stdout.write(line + '\n'));
   const checks = await Promise.all([
+    checkNode(),
     checkGpu(options.runner),
     checkBinary(config),
     checkModel(config),

@@ -4,8 +4,12 @@
 // with several it long-polls `GET /jobs/next?max_jobs=` for all of them in one request,
 // so a busy miner costs the backend one parked request, not one per slot. Room that
 // comes free while that request is out (a job ended, a result was delivered) is
-// claimed for at once with `wait=0` beside it (a quick claim, never parked): the parked
-// request was sized before, and the backend only wakes it for newly queued jobs.
+// claimed for at once with `wait=0` beside it (a quick claim, never parked), even room
+// that request was sized for: the backend counts a job as running until its result is
+// in, so a long-poll sent as a slot frees often parks with no room, and a parked claim
+// is woken only by a newly queued job or the backend's fallback tick (2 s). Both may
+// then bring a job; the backend never gives more than the registered slots allow, and
+// the loop starts the extra one when a slot frees.
 //
 // The backend may give fewer jobs than asked (probation allows one running job; its
 // room is its registered slots minus the jobs it still runs): what comes is taken, and
@@ -36,7 +40,7 @@ export class Claimer {
   private stop: AbortSignal | undefined;
   /** The dispatcher's own claim request is out. */
   private dispatching = false;
-  /** Room that a claim request in flight (the dispatcher's or a quick one) is for. */
+  /** Room that quick claims in flight are for. */
   private reserved = 0;
   private roomFreed: (() => void) | undefined;
   private readonly quickClaims = new Set<Promise<void>>();
@@ -91,7 +95,6 @@ export class Claimer {
       }
       let jobs: ClaimedJob[];
       this.dispatching = true;
-      this.reserved += count;
       const asked = performance.now();
       try {
         jobs = await this.request(count, this.options.pollWaitSeconds, stop);
@@ -109,7 +112,6 @@ export class Claimer {
         continue;
       } finally {
         this.dispatching = false;
-        this.reserved -= count;
       }
       if (jobs.length > 0) this.options.take(jobs);
       if (jobs.length > 0) emptyBackoff.reset();

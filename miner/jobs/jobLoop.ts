@@ -21,7 +21,6 @@
 // hands them back (the offline report at the end returns any still held).
 import { sleep } from '../lib/backoff.ts';
 import type { BackendClient, ClaimedJob } from '../backend/backendClient.ts';
-import type { LlamaEndpoint } from '../process/llamaSupervisor.ts';
 import type { Logger } from '../lib/log.ts';
 import { errorMessage } from '../lib/log.ts';
 import type { JobStats } from './stats.ts';
