@@ -148,7 +148,8 @@ function defineMinerSuite(label: string, binary: string, model: string, realServ
       );
       assert.equal(row.status, 'offline');
       assert.equal(row.job_count, 3);
-      assert.equal(row.slots, 2);
+      // The jobs it may hold: its 2 llama-server slots and 2 claimed ahead (--claim-ahead defaults to --slots).
+      assert.equal(row.slots, 4);
     });
 
     it('keeps its identity across restarts', async () => {
