@@ -67,7 +67,6 @@ function answeredError(status: number, text: string): LlamaError {
   return new LlamaError(`llama-server answered ${status}: ${message}`, status, type);
 }
 
-/** Status of `GET /health`: 200 ready, 503 loading, 0 nothing listening. */
 /**
  * A one-token completion: the check that a server still generates (a deadlocked
  * llama-server keeps answering /health). Undefined when it answered, else why not.
@@ -81,6 +80,7 @@ export async function generationProbe(baseUrl: string, timeoutMs: number): Promi
   }
 }
 
+/** Status of `GET /health`: 200 ready, 503 loading, 0 nothing listening. */
 export async function llamaHealth(baseUrl: string, signal?: AbortSignal): Promise<number> {
   const limit = deadline(2000, signal);
   try {
@@ -94,11 +94,7 @@ export async function llamaHealth(baseUrl: string, signal?: AbortSignal): Promis
   }
 }
 
-/**
- * `POST /v1/chat/completions`, non-streaming. Streaming partial output later means
- * adding `stream: true` here and an `onDelta` callback; callers already get one
- * Completion at the end either way.
- */
+/** `POST /v1/chat/completions`, non-streaming (chatCompletionStream gives the same Completion). */
 export async function chatCompletion(
   baseUrl: string,
   request: ChatRequest,
@@ -117,14 +113,7 @@ export async function chatCompletion(
     });
     text = await response.text();
   } catch (error) {
-    if (limit.timedOut)
-      throw new LlamaError(`completion timed out after ${options.timeoutMs} ms`, 0, 'timeout');
-    if (options.signal?.aborted) throw error;
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new LlamaError(
-      `llama-server connection failed: ${cause?.code ?? cause?.message ?? String(error)}`,
-      0,
-    );
+    throw connectionError(error, limit.timedOut, options);
   } finally {
     limit.dispose();
   }
