@@ -8,7 +8,7 @@ import type { MinerConfig } from './config.ts';
 import type { CommandRunner } from './gpu.ts';
 import { detectGpus } from './gpu.ts';
 import { readIdentity, stateFilePath } from './backend/identity.ts';
-import { llamaHealth } from './llama/llamaClient.ts';
+import { llamaHealth } from './process/healthProbe.ts';
 import { errorMessage } from './lib/log.ts';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail';

@@ -18,7 +18,7 @@ import { EventEmitter } from 'node:events';
 import { sleep } from '../lib/backoff.ts';
 import { findFreePort } from '../lib/freePort.ts';
 import { removePidFile, writePidFile } from './stalePid.ts';
-import { llamaHealth } from '../llama/llamaClient.ts';
+import { llamaHealth } from './healthProbe.ts';
 import type { Logger } from '../lib/log.ts';
 import { silentLogger } from '../lib/log.ts';
 

@@ -4,7 +4,7 @@
 // small interface either way.
 import { EventEmitter } from 'node:events';
 import { Backoff, sleep } from '../lib/backoff.ts';
-import { generationProbe, llamaHealth } from '../llama/llamaClient.ts';
+import { generationProbe, llamaHealth } from './healthProbe.ts';
 import type { LlamaProcessOptions } from './llamaProcess.ts';
 import { LlamaProcess, LlamaStartError } from './llamaProcess.ts';
 import type { Logger } from '../lib/log.ts';
