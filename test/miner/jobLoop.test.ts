@@ -375,7 +375,11 @@ describe('job loop claiming ahead of its slots', function () {
    * (as it does to a miner on probation) and parks an empty claim until the miner stops.
    * `events` gets claims, job starts (the loop's debug line), heartbeat changes and results in order.
    */
-  function aheadLoop(queue: ClaimedJob[], onClaim: (jobId: string, stop: AbortController) => void = () => {}) {
+  function aheadLoop(
+    queue: ClaimedJob[],
+    onClaim: (jobId: string, stop: AbortController) => void = () => {},
+    postDeltas?: JobLoopOptions['backend']['postDeltas'],
+  ) {
     const events: string[] = [];
     const submitted: JobResult[] = [];
     const stop = new AbortController();
@@ -397,6 +401,7 @@ describe('job loop claiming ahead of its slots', function () {
           submitted.push(result);
           return { job_id: result.job_id, outcome: 'accepted' };
         },
+        ...(postDeltas ? { postDeltas } : {}),
       },
       llama: { url: llama.url, isReady: () => true, waitReady: async () => true, suspect: () => {} },
       status: {
@@ -469,4 +474,29 @@ describe('job loop claiming ahead of its slots', function () {
     assert.deepEqual(submitted.map((r) => r.job_id), ['f2'], 'no result for the lost lease');
     assert.ok(events.indexOf('started f2') < events.indexOf('post f2'));
   });
+
+  it('a delta batch still in flight holds up neither the result nor the next job', async () => {
+    const stuck = gate();
+    const posts: string[] = [];
+    const { loop, events, stop } = aheadLoop([job('g1'), job('g2')], () => {}, async (jobId) => {
+      posts.push(jobId);
+      // g1's first batch never gets an answer until the test is over.
+      if (jobId === 'g1') await stuck.opened;
+    });
+    const running = loop.run(stop.signal);
+    await eventually(() => events.includes('post g2'), 10_000, () => events.join(', '));
+    assert.deepEqual(posts.filter((id) => id === 'g1'), ['g1'], 'one batch in flight per job, never a second beside it');
+    assert.ok(events.indexOf('started g2') < events.indexOf('post g1'), events.join(', '));
+    stuck.open();
+    stop.abort();
+    await running;
+    await loop.drain(10_000);
+  });
+
+  /** A promise with its resolve function. */
+  function gate() {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    return { open, opened };
+  }
 });
