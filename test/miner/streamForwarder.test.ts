@@ -36,6 +36,25 @@ describe('miner stream forwarder', () => {
     assert.deepEqual(batches.map((b) => [b.seq, b.text_start, b.tool_start]), [[0, 0, 0], [1, 5, 0], [2, 11, 1]]);
   });
 
+  it('sends at once when no batch is in flight and coalesces only while one is', async () => {
+    const answers: (() => void)[] = [];
+    const { f, batches } = forwarder(() => new Promise<void>((resolve) => answers.push(resolve)));
+    f.push({ content: 'a' });
+    assert.deepEqual(batches.map((b) => b.content), ['a'], 'posted in the same tick, no timer');
+    f.push({ content: 'b' });
+    f.push({ content: 'c' });
+    assert.equal(batches.length, 1, 'one batch in flight at a time');
+    answers.shift()!();
+    await eventually(() => batches.length === 2);
+    assert.deepEqual(batches.map((b) => [b.seq, b.text_start, b.content]), [[0, 0, 'a'], [1, 1, 'bc']]);
+    answers.shift()!();
+    await new Promise((resolve) => setImmediate(resolve));
+    f.push({ content: 'd' });
+    assert.equal(batches.length, 3, 'idle again: sent at once');
+    answers.shift()!();
+    f.close();
+  });
+
   it('a batch refused as out of order or too large ends streaming, not the job', async () => {
     for (const [status, code] of [[409, 'stream_out_of_order'], [413, 'payload_too_large']] as const) {
       const { f, batches, leaseLost } = forwarder(async () => { throw new BackendError('refused', status, code); });
