@@ -1,8 +1,9 @@
 // Entry point of `mia-miner` (bin: miner/bin/mia-miner.js; `npm run miner -- …`).
 import { ConfigError, helpText, parseCommandLine } from './config.ts';
-import { runStatus } from './credits.ts';
+import { runStatus } from './backend/credits.ts';
 import { runDoctor } from './doctor.ts';
-import { createLogger, errorMessage } from './log.ts';
+import { minerVersion } from './version.ts';
+import { createLogger, errorMessage } from './lib/log.ts';
 import { FatalError, runMiner } from './runMiner.ts';
 
 async function main(argv: string[]): Promise<number> {
@@ -16,7 +17,11 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const { command, config, help, given } = parsed;
+  const { command, config, help, version, given } = parsed;
+  if (version || command === 'version') {
+    process.stdout.write(`mia-miner ${minerVersion()} (Node ${process.versions.node})\n`);
+    return 0;
+  }
   if (help || command === 'help' || command === undefined) {
     process.stdout.write(helpText() + '\n');
     return command === undefined && !help ? 2 : 0;

@@ -74,6 +74,13 @@ const settings = {
     schema: int(1, 256).default(1),
     help: 'parallel sequences, llama-server -np; one job per slot (default 1)',
   },
+  claimAhead: {
+    flag: 'claim-ahead',
+    env: 'MIA_CLAIM_AHEAD',
+    // Without it a slot idles for a claim round trip (or a parked claim) after every job.
+    schema: int(0, 256).optional(),
+    help: 'jobs claimed ahead of a free slot, so the next job is in hand when one ends (default: --slots)',
+  },
   ctxPerSlot: {
     flag: 'ctx-per-slot',
     env: 'MIA_CTX_PER_SLOT',
@@ -187,6 +194,8 @@ export interface ParsedCommandLine {
   command: string | undefined;
   config: MinerConfig;
   help: boolean;
+  /** `--version` / `-V` (or the `version` command): print the version and exit. */
+  version: boolean;
   /** The settings given by a flag or an environment variable (the rest are defaults). */
   given: Set<keyof MinerConfig>;
 }
@@ -198,6 +207,7 @@ export function parseCommandLine(
 ): ParsedCommandLine {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'V' },
   };
   for (const s of Object.values(settings)) options[s.flag] = { type: 'string' };
   let parsed: ReturnType<typeof parseArgs>;
@@ -214,6 +224,7 @@ export function parseCommandLine(
   return {
     command: parsed.positionals[0],
     help: values.help === true,
+    version: values.version === true,
     config: loadConfig(values, env),
     given,
   };
@@ -262,11 +273,13 @@ export function helpText(): string {
     '',
     'commands:',
     '  run      register with the backend, start llama-server, answer jobs until SIGINT/SIGTERM',
-    '  doctor   check GPU, llama-server binary, model file and backend; exit 1 with a fix if one is missing',
+    '  doctor   check Node, GPU, llama-server binary, model file and backend; exit 1 with a fix if one is missing',
     '  status   this miner\'s identity and its credits (pending, frozen, available) by day and model',
+    '  version  print the version (also -V, --version)',
     '',
     'options (flag, environment variable, meaning):',
     ...rows,
     '  -h, --help',
+    '  -V, --version',
   ].join('\n');
 }

@@ -3,13 +3,13 @@
 import { execFile } from 'node:child_process';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { BackendClient } from './backendClient.ts';
+import { BackendClient } from './backend/backendClient.ts';
 import type { MinerConfig } from './config.ts';
 import type { CommandRunner } from './gpu.ts';
 import { detectGpus } from './gpu.ts';
-import { readIdentity, stateFilePath } from './identity.ts';
-import { llamaHealth } from './llamaClient.ts';
-import { errorMessage } from './log.ts';
+import { readIdentity, stateFilePath } from './backend/identity.ts';
+import { llamaHealth } from './process/healthProbe.ts';
+import { errorMessage } from './lib/log.ts';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail';
 
@@ -57,6 +57,21 @@ function versionOf(binary: string): Promise<string> {
       },
     );
   });
+}
+
+/** The oldest Node the miner runs on (package.json engines). */
+const minNodeMajor = 24;
+
+/** Node itself: the miner uses Node 24 APIs (and tsx strips its types on them). */
+export function checkNode(version: string = process.versions.node): Check {
+  const major = Number(version.split('.')[0]);
+  if (major >= minNodeMajor) return { name: 'node', level: 'ok', detail: `Node ${version}` };
+  return {
+    name: 'node',
+    level: 'fail',
+    detail: `Node ${version}; mia-miner needs Node ${minNodeMajor} or newer`,
+    fix: `install Node ${minNodeMajor} (https://nodejs.org, or your distribution's nodejs ${minNodeMajor} package) and run doctor again`,
+  };
 }
 
 async function checkGpu(runner?: CommandRunner): Promise<Check> {
@@ -218,6 +233,7 @@ export async function runDoctor(
 ): Promise<{ checks: Check[]; ok: boolean }> {
   const print = options.print ?? ((line: string) => process.stdout.write(line + '\n'));
   const checks = await Promise.all([
+    checkNode(),
     checkGpu(options.runner),
     checkBinary(config),
     checkModel(config),

@@ -6,22 +6,22 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Backoff, sleep } from './backoff.ts';
-import type { Registration } from './backendClient.ts';
-import { BackendClient, BackendError } from './backendClient.ts';
+import { Backoff, sleep } from './lib/backoff.ts';
+import type { Registration } from './backend/backendClient.ts';
+import { BackendClient, BackendError } from './backend/backendClient.ts';
 import type { MinerConfig } from './config.ts';
-import { logCredits } from './credits.ts';
+import { logCredits } from './backend/credits.ts';
 import { detectGpus, gpuSummary } from './gpu.ts';
-import { ensureIdentity, IdentityError } from './identity.ts';
-import { JobLoop } from './jobLoop.ts';
-import type { LlamaEndpoint } from './llamaSupervisor.ts';
-import { AttachedLlama, LlamaSupervisor } from './llamaSupervisor.ts';
-import { llamaProps } from './llamaClient.ts';
-import type { Logger } from './log.ts';
-import { errorMessage } from './log.ts';
-import { killStaleLlama } from './stalePid.ts';
-import { JobStats } from './stats.ts';
-import { StatusReporter } from './statusReporter.ts';
+import { ensureIdentity, IdentityError } from './backend/identity.ts';
+import { JobLoop } from './jobs/jobLoop.ts';
+import type { LlamaEndpoint } from './process/llamaSupervisor.ts';
+import { AttachedLlama, LlamaSupervisor } from './process/llamaSupervisor.ts';
+import { llamaProps } from './llama/llamaClient.ts';
+import type { Logger } from './lib/log.ts';
+import { errorMessage } from './lib/log.ts';
+import { killStaleLlama } from './process/stalePid.ts';
+import { JobStats } from './jobs/stats.ts';
+import { StatusReporter } from './backend/statusReporter.ts';
 
 export class FatalError extends Error {
   override name = 'FatalError';
@@ -154,6 +154,7 @@ export async function runMiner(
     if (props?.modelPath) modelName = path.basename(props.modelPath);
     if (props?.nCtxPerSlot) contextLength = props.nCtxPerSlot;
   }
+  const claimAhead = config.claimAhead ?? config.slots;
   const registration: Registration = {
     name: config.name,
     ...gpuSummary(detection),
@@ -164,7 +165,9 @@ export async function runMiner(
     status: 'offline',
     ...(modelName ? { model: modelName.slice(0, 500) } : {}),
     context_length: contextLength,
-    slots: config.slots,
+    // The backend lets a miner hold `slots` running jobs: the llama-server slots plus the
+    // jobs claimed ahead of them (jobs/jobLoop.ts), at most the 256 it accepts.
+    slots: Math.min(256, config.slots + claimAhead),
     ...(config.enrolmentToken ? { enrolment_token: config.enrolmentToken } : {}),
   };
   const client = new BackendClient({ baseUrl: config.backendUrl });
@@ -220,6 +223,7 @@ export async function runMiner(
     logger,
     minerId: identity.miner_id,
     slots: config.slots,
+    claimAhead,
     pollWaitSeconds: config.pollWait,
     generationTimeoutMs: config.generationTimeout * 1000,
     readyWaitMs: Math.min(config.startupTimeout * 1000 + 30_000, 10 * 60_000),

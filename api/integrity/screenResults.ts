@@ -6,7 +6,7 @@
 //    an attempt's deltas; a result that does not begin with them (text, and the
 //    tool-call deltas folded by index) contradicts what they saw. Deltas are a
 //    promise, not a draft: an honest miner's result is always their
-//    continuation (miner/llamaClient.ts assembles it from the same pieces).
+//    continuation (miner/llama/llamaClient.ts assembles it from the same pieces).
 // 2. The contact guardrail: an answer showing a URL, e-mail address or phone
 //    number its business did not give is not delivered.
 //

@@ -2,9 +2,11 @@
 // binary, model, -np slots and -c), (a) driven directly by `slots` concurrent
 // clients calling /v1/chat/completions, (b) through `mia-miner run`, which
 // spawns it itself and runs one job loop per slot against the API.
-// (a) is timed from the first request to the last response; (b) from the
-// first claim to the last completion (claimed_at / completed_at in mia.jobs),
-// so every claim, result post and wait between jobs counts against it.
+// (a) is timed from the first request to the last response; (b) from the moment
+// the jobs are queued (after the warm-up jobs are done) to the last completion
+// (completed_at in mia.jobs), so every claim, result post and wait between jobs
+// counts against it. Not from the first claimed_at: a miner that claims ahead takes
+// jobs while the warm-up still runs, which would put warm-up time in the window.
 //
 // Server: the real llama-server when LLAMA_SERVER_BIN and LLAMA_MODEL are set
 // (e.g. /root/.cache/llama/src/build/bin/llama-server with
@@ -26,7 +28,8 @@ import { freePort, stopChild } from '../lib/processes.ts';
 
 const slots = 4;
 const ctxPerSlot = 1024;
-const minerBin = 'miner/bin/mia-miner.js';
+// MIA_BENCH_MINER_BIN runs another build of the miner (say, an older commit's) against the same API.
+const minerBin = process.env.MIA_BENCH_MINER_BIN ?? 'miner/bin/mia-miner.js';
 
 export const supervisorOverhead: Scenario = {
   id: '7-supervisor',
@@ -106,9 +109,8 @@ export const supervisorOverhead: Scenario = {
       const api = await startApiProcess(url, ctx.apiEnv);
       defer(() => api.stop());
       const business = await createBusiness(api.url, benchAdminToken);
-      // The first `slots` jobs are the warm-up and are not timed (claimed first: older).
+      // The first `slots` jobs are the warm-up and are not timed; the timed ones are queued once they are done.
       await insertQueuedJobs(db, business.id, slots, 'warmup', maxTokens);
-      await insertQueuedJobs(db, business.id, jobs, 'supervised', maxTokens);
       const miner = spawn(
         process.execPath,
         [minerBin, 'run', '--backend-url', api.url, '--name', 'bench-miner', '--llama-server', bin, '--model', model,
@@ -121,18 +123,37 @@ export const supervisorOverhead: Scenario = {
       miner.stdout!.on('data', keep);
       miner.stderr!.on('data', keep);
       defer(() => stopChild(miner, 'SIGTERM', 30_000));
-      const minerDeadline = nowMs() + maxMs + 60_000; // + llama-server start-up
+      const count = async (tag: string) =>
+        Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM mia.jobs WHERE status = 'completed' AND session_id LIKE $1`, [`${tag}-%`])).rows[0]!.n);
+      const warmDeadline = nowMs() + 120_000; // llama-server start-up
+      while ((await count('warmup')) < slots) {
+        if (miner.exitCode !== null) throw new Error(`mia-miner exited (${miner.exitCode}):\n${minerLog}`);
+        if (nowMs() > warmDeadline) throw new Error(`the warm-up jobs did not complete:\n${minerLog}`);
+        await sleep(200);
+      }
+      const queuedAt = (await db.query<{ t: Date }>('SELECT clock_timestamp() AS t')).rows[0]!.t;
+      await insertQueuedJobs(db, business.id, jobs, 'supervised', maxTokens);
+      const minerDeadline = nowMs() + maxMs;
       let done = 0;
       while (done < jobs && nowMs() < minerDeadline) {
         if (miner.exitCode !== null) throw new Error(`mia-miner exited (${miner.exitCode}):\n${minerLog}`);
         await sleep(200);
-        done = Number(
-          (await db.query<{ n: string }>(`SELECT count(*) AS n FROM mia.jobs WHERE status = 'completed' AND session_id LIKE 'supervised-%'`)).rows[0]!.n,
-        );
+        done = await count('supervised');
       }
       const r = await db.query<{ tokens: string; seconds: number }>(
-        `SELECT sum(tokens_generated) AS tokens, extract(epoch FROM max(completed_at) - min(claimed_at))::float8 AS seconds
+        `SELECT sum(tokens_generated) AS tokens, extract(epoch FROM max(completed_at) - $1::timestamptz)::float8 AS seconds
          FROM mia.jobs WHERE status = 'completed' AND session_id LIKE 'supervised-%'`,
+        [queuedAt],
+      );
+      // The slot timeline from the database: the k-th result in hand (completed_at) against the
+      // claim of the job that took its slot (the (k + slots)-th claimed_at). Positive: the slot
+      // waited for a claim after its result was posted; negative: the job was claimed ahead.
+      const handoff = await db.query<{ p50: number; p95: number }>(
+        `WITH c AS (SELECT claimed_at, row_number() OVER (ORDER BY claimed_at) AS k FROM mia.jobs WHERE session_id LIKE 'supervised-%'),
+              d AS (SELECT completed_at, row_number() OVER (ORDER BY completed_at) AS k FROM mia.jobs WHERE session_id LIKE 'supervised-%'),
+              gap AS (SELECT extract(epoch FROM c.claimed_at - d.completed_at) * 1000 AS ms FROM d JOIN c ON c.k = d.k + $1)
+         SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::float8 AS p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::float8 AS p95 FROM gap`,
+        [slots],
       );
       const viaTokens = Number(r.rows[0]!.tokens ?? 0);
       const viaSeconds = r.rows[0]!.seconds ?? Number.NaN;
@@ -150,7 +171,12 @@ export const supervisorOverhead: Scenario = {
       });
       report.notes.push(
         `server: ${serverLabel} (${bin}${extra.length ? ` ${extra.join(' ')}` : ''}), -np ${slots} -c ${slots * ctxPerSlot}`,
-        `direct: ${directTokens} tokens in ${directSeconds.toFixed(2)} s; through mia-miner: ${done}/${jobs} jobs, ${viaTokens} tokens in ${viaSeconds.toFixed(2)} s (first claim → last completion)`,
+        `direct: ${directTokens} tokens in ${directSeconds.toFixed(2)} s; through mia-miner: ${done}/${jobs} jobs, ${viaTokens} tokens in ${viaSeconds.toFixed(2)} s (queued → last completion)`,
+      );
+      const h = handoff.rows[0]!;
+      report.notes.push(
+        `idle slot time per job (through mia-miner − direct, × ${slots} slots ÷ ${jobs} jobs): ${(((viaSeconds - directSeconds) * slots * 1000) / jobs).toFixed(0)} ms; ` +
+          `next claim − previous result in, same slot: p50 ${h.p50.toFixed(1)} ms, p95 ${h.p95.toFixed(1)} ms (negative: claimed ahead)`,
       );
       if (done < jobs) throw new Error(`only ${done} of ${jobs} jobs completed in time:\n${minerLog}`);
     }),

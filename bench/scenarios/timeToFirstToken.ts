@@ -20,18 +20,22 @@ import { freePort, stopChild } from '../lib/processes.ts';
 import { withCleanup, type Scenario } from '../lib/scenario.ts';
 import { nowMs, sleep, summarize } from '../lib/stats.ts';
 
-const minerBin = 'miner/bin/mia-miner.js';
+// MIA_BENCH_MINER_BIN runs another build of the miner (say, an older commit's) against the same API.
+const minerBin = process.env.MIA_BENCH_MINER_BIN ?? 'miner/bin/mia-miner.js';
 const maxTokens = 32;
 
 /**
  * POSTs an OpenAI-style streaming chat and reads the event stream to its end.
- * Returns ms from sending to the first non-empty `delta.content`, and the text.
+ * Returns ms from sending to the first non-empty `delta.content`, the longest wait
+ * between two content chunks (what a reader sees as a stall), and the text.
  */
-async function streamedChat(url: string, headers: Record<string, string>, body: object): Promise<{ firstMs: number; text: string }> {
+async function streamedChat(url: string, headers: Record<string, string>, body: object): Promise<{ firstMs: number; gapMs: number; text: string }> {
   const t0 = nowMs();
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ ...body, stream: true }) });
   if (res.status !== 200 || !res.body) throw new Error(`${url}: ${res.status} ${(await res.text()).slice(0, 200)}`);
   let firstMs = Number.NaN;
+  let gapMs = 0;
+  let lastAt = Number.NaN;
   let text = '';
   let buffer = '';
   const decoder = new TextDecoder();
@@ -46,13 +50,16 @@ async function streamedChat(url: string, headers: Record<string, string>, body: 
       if (event.error) throw new Error(`${url}: stream error ${event.error.message}`);
       const piece = event.choices?.[0]?.delta?.content;
       if (piece) {
-        if (Number.isNaN(firstMs)) firstMs = nowMs() - t0;
+        const at = nowMs();
+        if (Number.isNaN(firstMs)) firstMs = at - t0;
+        else gapMs = Math.max(gapMs, at - lastAt);
+        lastAt = at;
         text += piece;
       }
     }
   }
   if (Number.isNaN(firstMs)) throw new Error(`${url}: the stream ended without text`);
-  return { firstMs, text };
+  return { firstMs, gapMs, text };
 }
 
 export const timeToFirstToken: Scenario = {
@@ -89,9 +96,12 @@ export const timeToFirstToken: Scenario = {
         await sleep(100);
       }
       const direct: number[] = [];
+      const directGaps: number[] = [];
       await streamedChat(`${base}/v1/chat/completions`, {}, { messages, max_tokens: maxTokens }); // warm-up
       for (let i = 0; i < chats; i++) {
-        direct.push((await streamedChat(`${base}/v1/chat/completions`, {}, { messages, max_tokens: maxTokens })).firstMs);
+        const chat = await streamedChat(`${base}/v1/chat/completions`, {}, { messages, max_tokens: maxTokens });
+        direct.push(chat.firstMs);
+        directGaps.push(chat.gapMs);
       }
       await stopChild(server);
 
@@ -129,10 +139,13 @@ export const timeToFirstToken: Scenario = {
         }
       }
       const via: number[] = [];
+      const viaGaps: number[] = [];
       for (let i = 0; i < chats; i++) {
         // Let the miner go back to its long-poll, as between two customers' messages.
         await sleep(50);
-        via.push((await streamedChat(`${api.url}/v1/chat/completions`, headers, body)).firstMs);
+        const chat = await streamedChat(`${api.url}/v1/chat/completions`, headers, body);
+        via.push(chat.firstMs);
+        viaGaps.push(chat.gapMs);
       }
 
       const d = summarize(direct);
@@ -147,6 +160,22 @@ export const timeToFirstToken: Scenario = {
           ...(key === 'p95' ? { target: '< 500 ms', met: v.p95 < 500 } : {}),
         });
       }
+      // Each chat's worst gap between chunks; the row is the worst of all chats, the note adds the p50 chat.
+      const dg = summarize(directGaps);
+      const vg = summarize(viaGaps);
+      report.rows.push({
+        measure: 'worst gap between streamed chunks, via API + mia-miner',
+        value: vg.max,
+        unit: 'ms',
+        baseline: { name: `${serverLabel} direct worst gap`, value: dg.max },
+        better: 'lower',
+        target: '≤ 2× direct',
+        met: vg.max <= 2 * dg.max,
+      });
+      report.notes.push(
+        `worst gap between chunks per chat: direct p50 ${dg.p50.toFixed(1)} ms, max ${dg.max.toFixed(1)} ms; ` +
+          `through MIA p50 ${vg.p50.toFixed(1)} ms, max ${vg.max.toFixed(1)} ms`,
+      );
       report.notes.push(
         `direct: ${d.n} chats, first token p50 ${d.p50.toFixed(1)} ms, p95 ${d.p95.toFixed(1)} ms; ` +
           `through MIA: ${v.n} chats, p50 ${v.p50.toFixed(1)} ms, p95 ${v.p95.toFixed(1)} ms, max ${v.max.toFixed(1)} ms ` +

@@ -8,8 +8,8 @@ import { startTestApi, type TestApi } from '../support/apiServer.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { cuttableProxy, type CuttableProxy } from '../support/cuttableProxy.ts';
 import { createBusiness, registerMiner, submitChat, type TestBusiness, type TestMiner } from '../support/factories.ts';
-import { BackendClient, BackendError } from '../../miner/backendClient.ts';
-import { ensureIdentity, writeIdentity } from '../../miner/identity.ts';
+import { BackendClient, BackendError } from '../../miner/backend/backendClient.ts';
+import { ensureIdentity, writeIdentity } from '../../miner/backend/identity.ts';
 import { tempDir } from '../miner/helpers.ts';
 
 describe('valid keys while the database is unreachable', function () {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../api/config.ts';
-import { findFreePort } from '../../miner/freePort.ts';
+import { findFreePort } from '../../miner/lib/freePort.ts';
 import { startServer } from '../../api/server.ts';
 import { startTestApi, testAdminToken, testEnv } from '../support/apiServer.ts';
 

@@ -4,7 +4,7 @@ import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { installedBinariesPackage } from '../../api/db/postgresUserAccess.ts';
-import { findFreePort } from '../../miner/freePort.ts';
+import { findFreePort } from '../../miner/lib/freePort.ts';
 
 function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -26,6 +26,19 @@ describe('miner configuration', () => {
     assert.equal(config.llamaServer, 'llama-server');
     assert.equal(config.pollWait, 30);
     assert.equal(config.llamaUrl, undefined);
+    assert.equal(config.claimAhead, undefined, 'unset: as many as --slots (runMiner)');
+  });
+
+  it('takes --claim-ahead and MIA_CLAIM_AHEAD, 0 to turn claiming ahead off', () => {
+    assert.equal(parseCommandLine(['run', '--claim-ahead', '0'], { MIA_CLAIM_AHEAD: '3' }).config.claimAhead, 0);
+    assert.equal(parseCommandLine(['run'], { MIA_CLAIM_AHEAD: '3' }).config.claimAhead, 3);
+    assert.throws(() => parseCommandLine(['run', '--claim-ahead', '-1'], {}), (e: unknown) => e instanceof ConfigError && /--claim-ahead/.test(e.message));
+  });
+
+  it('takes --version and -V', () => {
+    assert.equal(parseCommandLine(['--version'], {}).version, true);
+    assert.equal(parseCommandLine(['-V'], {}).version, true);
+    assert.equal(parseCommandLine(['run'], {}).version, false);
   });
 
   it('names the flag or variable of a bad value', () => {

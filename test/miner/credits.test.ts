@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { findFreePort } from '../../miner/freePort.ts';
+import { findFreePort } from '../../miner/lib/freePort.ts';
 import { startTestApi, type TestApi } from '../support/apiServer.ts';
 import { createBusiness, submitChat } from '../support/factories.ts';
 import { eventually, fakeLlamaServer, fakeModel, MinerProcess, tempDir } from './helpers.ts';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { startTestApi, type TestApi } from '../support/apiServer.ts';
+import { checkNode } from '../../miner/doctor.ts';
 import { fakeLlamaServer, MinerProcess, tempDir, fakeModel } from './helpers.ts';
 
 async function doctor(args: string[]): Promise<{ code: number | null; output: string }> {
@@ -33,6 +34,7 @@ describe('mia-miner doctor', function () {
       state.path,
     ]);
     assert.equal(code, 0, output);
+    assert.match(output, /\[ ok \] node .*Node 2\d/);
     assert.match(output, /\[warn\] GPU .*none.*CPU/);
     assert.match(output, /\[ ok \] llama-server .*version: 0\.4\.0-dev/);
     assert.match(output, /\[ ok \] model .*MiB GGUF/);
@@ -72,5 +74,22 @@ describe('mia-miner doctor', function () {
     ]);
     assert.equal(code, 1);
     assert.match(output, /\[FAIL\] model .*not a GGUF file/);
+  });
+
+  it('fails on a Node older than 24, saying which to install', () => {
+    const check = checkNode('22.11.0');
+    assert.equal(check.level, 'fail');
+    assert.match(check.detail, /Node 22\.11\.0; mia-miner needs Node 24/);
+    assert.match(check.fix ?? '', /install Node 24/);
+    assert.equal(checkNode('24.0.0').level, 'ok');
+  });
+
+  it('prints its version with --version and the version command', async () => {
+    for (const args of [['--version'], ['version']]) {
+      const proc = new MinerProcess(args);
+      const { code } = await proc.exited;
+      assert.equal(code, 0, proc.output);
+      assert.match(proc.output, /^mia-miner \d+\.\d+\.\d+ \(Node 2\d/);
+    }
   });
 });

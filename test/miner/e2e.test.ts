@@ -148,7 +148,8 @@ function defineMinerSuite(label: string, binary: string, model: string, realServ
       );
       assert.equal(row.status, 'offline');
       assert.equal(row.job_count, 3);
-      assert.equal(row.slots, 2);
+      // The jobs it may hold: its 2 llama-server slots and 2 claimed ahead (--claim-ahead defaults to --slots).
+      assert.equal(row.slots, 4);
     });
 
     it('keeps its identity across restarts', async () => {
@@ -201,6 +202,28 @@ function defineMinerSuite(label: string, binary: string, model: string, realServ
     });
 
     if (!realServer) {
+      it('on SIGTERM finishes the job in flight and hands back the one claimed ahead, unstarted', async () => {
+        const miner = startMiner({ name: 'fake-ahead', env: { FAKE_LLAMA_TOKENS_PER_SECOND: '100' } });
+        await miner.waitFor(/status idle/);
+        const submitted = await Promise.all(
+          [1, 2].map((i) => submitChat(api, business, { message: `Slow answer ${i}`, max_tokens: 100 })),
+        );
+        const ids = submitted.map((res) => res.body.job_id as string);
+        // One slot, one job claimed ahead (--claim-ahead defaults to --slots): both in hand.
+        await miner.waitFor(/job claimed[\s\S]*job claimed/);
+        const started = (await miner.waitFor(/job started job=([0-9a-f-]{36})/))[1]!;
+        const waiting = ids.find((id) => id !== started)!;
+        miner.child.kill('SIGTERM');
+        const exit = await miner.waitExit();
+        assert.equal(exit.code, 0, miner.output.slice(-2000));
+        assert.equal((await jobResult(api, business, started)).status, 'completed');
+        assert.match(miner.output, new RegExp(`job ${waiting} handed back unstarted`));
+        assert.doesNotMatch(miner.output, new RegExp(`job started job=${waiting}`));
+        const rows = await withClient(api.databaseUrl, (c) => c.query('SELECT status, miner_id FROM mia.jobs WHERE id = $1', [waiting]));
+        assert.equal(rows.rows[0].status, 'queued', 'back in the queue for another miner');
+        assert.equal(rows.rows[0].miner_id, null);
+      });
+
       it('restarts a llama-server that crashes mid-job and still answers the job', async () => {
         const marker = tempDir();
         dirs.push(marker);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { LlamaProcess } from '../../miner/llamaProcess.ts';
+import { LlamaProcess } from '../../miner/process/llamaProcess.ts';
 import { fakeLlamaServer, fixturesDir, fakeModel } from './helpers.ts';
 
 const recorded = (name: string) =>

@@ -4,13 +4,13 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { useTestApi, type TestApi } from '../support/apiServer.ts';
 import { withClient } from '../support/database.ts';
-import { BackendClient } from '../../miner/backendClient.ts';
+import { BackendClient } from '../../miner/backend/backendClient.ts';
 import {
   ensureIdentity,
   IdentityError,
   normalizeBackendUrl,
   readIdentity,
-} from '../../miner/identity.ts';
+} from '../../miner/backend/identity.ts';
 import { tempDir } from './helpers.ts';
 
 describe('miner identity when --backend-url changes', () => {

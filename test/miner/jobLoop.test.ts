@@ -1,15 +1,17 @@
 // Result delivery rules of the job loop, with an in-memory backend and a real
 // (double) llama-server: retried through 5xx and network errors, dropped on 409;
-// and how slots are refilled: claimed the moment generation ends (never ahead of
-// it), beside the result post and beside a dispatcher long-poll that is out.
+// how slots are refilled without claiming ahead (claimed the moment generation ends,
+// beside the result post and beside a dispatcher long-poll that is out); and with
+// claiming ahead (the next job is in hand before the current one ends; drain hands
+// back what was claimed ahead; a lost lease still stops generation at once).
 import assert from 'node:assert/strict';
-import type { ClaimedJob, JobResult } from '../../miner/backendClient.ts';
-import { BackendError } from '../../miner/backendClient.ts';
-import type { JobLoopOptions } from '../../miner/jobLoop.ts';
-import { JobLoop } from '../../miner/jobLoop.ts';
-import { LlamaProcess } from '../../miner/llamaProcess.ts';
-import { createLogger } from '../../miner/log.ts';
-import { JobStats } from '../../miner/stats.ts';
+import type { ClaimedJob, JobResult } from '../../miner/backend/backendClient.ts';
+import { BackendError } from '../../miner/backend/backendClient.ts';
+import type { JobLoopOptions } from '../../miner/jobs/jobLoop.ts';
+import { JobLoop } from '../../miner/jobs/jobLoop.ts';
+import { LlamaProcess } from '../../miner/process/llamaProcess.ts';
+import { createLogger } from '../../miner/lib/log.ts';
+import { JobStats } from '../../miner/jobs/stats.ts';
 import { eventually, fakeLlamaServer, fakeModel } from './helpers.ts';
 
 function job(id: string): ClaimedJob {
@@ -283,10 +285,12 @@ describe('job loop slot refills', function () {
       () => JSON.stringify(claims),
     );
     assert.equal(longPolls, 1, 'one long-poll parked, not one per slot');
+    // The quick claim asks for all free room, also the slot the parked long-poll was sized
+    // for: the backend may have parked it with no room (the job's result not yet in).
     assert.deepEqual(claims.slice(0, 3), [
       { maxJobs: 2, wait: 30 },
       { maxJobs: 1, wait: 30 },
-      { maxJobs: 1, wait: 0 },
+      { maxJobs: 2, wait: 0 },
     ]);
     stop.abort();
     await running;
@@ -360,4 +364,139 @@ describe('job loop and a backend that answers an empty claim at once', function 
     // 250 ms, 500 ms, 1 s… between the empty answers: a handful in 2 s, not thousands.
     assert.ok(claims >= 2 && claims <= 6, `${claims} claims in 2 s`);
   });
+});
+
+describe('job loop claiming ahead of its slots', function () {
+  this.timeout(20_000);
+  const llama = useFakeLlama(1);
+
+  /**
+   * A one-slot loop holding one job ahead, on a backend that gives one job per claim
+   * (as it does to a miner on probation) and parks an empty claim until the miner stops.
+   * `events` gets claims, job starts (the loop's debug line), heartbeat changes and results in order.
+   */
+  function aheadLoop(
+    queue: ClaimedJob[],
+    onClaim: (jobId: string, stop: AbortController) => void = () => {},
+    postDeltas?: JobLoopOptions['backend']['postDeltas'],
+  ) {
+    const events: string[] = [];
+    const submitted: JobResult[] = [];
+    const stop = new AbortController();
+    const loop = new JobLoop({
+      backend: {
+        claim: () => Promise.reject(new Error('unused')),
+        claimBatch: async (_m, _maxJobs, _wait, signal) => {
+          const next = queue.shift();
+          if (!next) {
+            await new Promise((resolve) => signal?.addEventListener('abort', resolve));
+            return [];
+          }
+          events.push(`claimed ${next.job_id}`);
+          onClaim(next.job_id, stop);
+          return [next];
+        },
+        submitResult: async (_m, result) => {
+          events.push(`post ${result.job_id}`);
+          submitted.push(result);
+          return { job_id: result.job_id, outcome: 'accepted' };
+        },
+        ...(postDeltas ? { postDeltas } : {}),
+      },
+      llama: { url: llama.url, isReady: () => true, waitReady: async () => true, suspect: () => {} },
+      status: {
+        jobStarted: (_at, token) => events.push(`heartbeat+ ${token.slice(-4)}`),
+        jobFinished: (token) => events.push(`heartbeat- ${token.slice(-4)}`),
+      },
+      stats: new JobStats(),
+      logger: createLogger({
+        level: 'debug',
+        sink: (_l, line) => {
+          const started = /job started job=(\S+)/.exec(line);
+          if (started) events.push(`started ${started[1]}`);
+          const handed = /job (\S+) handed back unstarted/.exec(line);
+          if (handed) events.push(`handed back ${handed[1]}`);
+        },
+      }),
+      minerId: 'm1',
+      slots: 1,
+      claimAhead: 1,
+      pollWaitSeconds: 30,
+      generationTimeoutMs: 10_000,
+      readyWaitMs: 1000,
+    });
+    return { loop, events, submitted, stop };
+  }
+
+  const tail = (id: string) => job(id).lease_token.slice(-4);
+
+  it('claims the next job while the current one generates and starts it before the result is posted', async () => {
+    const { loop, events, stop } = aheadLoop([job('d1'), job('d2'), job('d3')]);
+    const running = loop.run(stop.signal);
+    await eventually(() => events.includes('post d3'), 10_000, () => events.join(', '));
+    stop.abort();
+    await running;
+    await loop.drain(10_000);
+    const claimsAndStarts = events.filter((e) => /^(claimed|started|post)/.test(e));
+    assert.deepEqual(claimsAndStarts.slice(0, 5), ['claimed d1', 'started d1', 'claimed d2', 'started d2', 'post d1'],
+      'd2 was in hand before d1 ended and started before d1 was posted, with no claim between');
+    assert.ok(claimsAndStarts.indexOf('claimed d3') < claimsAndStarts.indexOf('post d2'), claimsAndStarts.join(', '));
+  });
+
+  it('drain finishes the job in flight and hands back the one claimed ahead, unstarted', async () => {
+    const { loop, events, submitted, stop } = aheadLoop([job('e1'), job('e2')], (jobId, s) => {
+      if (jobId === 'e2') s.abort(); // SIGTERM arrives while e1 generates and e2 waits
+    });
+    await loop.run(stop.signal);
+    const { abandoned } = await loop.drain(10_000);
+    assert.equal(abandoned, 0);
+    assert.deepEqual(submitted.map((r) => [r.job_id, r.success]), [['e1', true]]);
+    assert.ok(!events.includes('started e2'), events.join(', '));
+    assert.ok(events.includes('handed back e2'));
+    // e2 leaves the heartbeat (the backend releases it) before e1's result is even posted.
+    assert.ok(events.indexOf(`heartbeat- ${tail('e2')}`) < events.indexOf('post e1'), events.join(', '));
+    assert.equal(loop.activeJobs, 0);
+  });
+
+  it('a lost lease stops the generating job at once and the job claimed ahead takes its slot', async () => {
+    const long = { ...job('f1'), max_tokens: 100_000 };
+    let lose = () => {};
+    // The heartbeat's answer says f1's lease is gone just as f2 is claimed, while f1 generates.
+    const { loop, events, submitted, stop } = aheadLoop([long, job('f2')], (jobId) => {
+      if (jobId === 'f2') queueMicrotask(lose);
+    });
+    lose = () => loop.leasesLost([long.lease_token]);
+    const running = loop.run(stop.signal);
+    await eventually(() => events.includes('post f2'), 10_000, () => events.join(', '));
+    stop.abort();
+    await running;
+    await loop.drain(10_000);
+    assert.deepEqual(submitted.map((r) => r.job_id), ['f2'], 'no result for the lost lease');
+    assert.ok(events.indexOf('started f2') < events.indexOf('post f2'));
+  });
+
+  it('a delta batch still in flight holds up neither the result nor the next job', async () => {
+    const stuck = gate();
+    const posts: string[] = [];
+    const { loop, events, stop } = aheadLoop([job('g1'), job('g2')], () => {}, async (jobId) => {
+      posts.push(jobId);
+      // g1's first batch never gets an answer until the test is over.
+      if (jobId === 'g1') await stuck.opened;
+    });
+    const running = loop.run(stop.signal);
+    await eventually(() => events.includes('post g2'), 10_000, () => events.join(', '));
+    assert.deepEqual(posts.filter((id) => id === 'g1'), ['g1'], 'one batch in flight per job, never a second beside it');
+    assert.ok(events.indexOf('started g2') < events.indexOf('post g1'), events.join(', '));
+    stuck.open();
+    stop.abort();
+    await running;
+    await loop.drain(10_000);
+  });
+
+  /** A promise with its resolve function. */
+  function gate() {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    return { open, opened };
+  }
 });

@@ -2,10 +2,11 @@
 // same checks against a real llama-server when LLAMA_SERVER_BIN and LLAMA_MODEL are set).
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { chatCompletion, llamaHealth } from '../../miner/llamaClient.ts';
-import type { LlamaState } from '../../miner/llamaProcess.ts';
-import { LlamaProcess, LlamaStartError } from '../../miner/llamaProcess.ts';
-import { LlamaSupervisor } from '../../miner/llamaSupervisor.ts';
+import { chatCompletion } from '../../miner/llama/llamaClient.ts';
+import { llamaHealth } from '../../miner/process/healthProbe.ts';
+import type { LlamaState } from '../../miner/process/llamaProcess.ts';
+import { LlamaProcess, LlamaStartError } from '../../miner/process/llamaProcess.ts';
+import { LlamaSupervisor } from '../../miner/process/llamaSupervisor.ts';
 import { eventually, fakeLlamaServer, isAlive, tempDir, fakeModel } from './helpers.ts';
 
 function fake(

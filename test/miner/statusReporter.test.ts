@@ -3,9 +3,9 @@
 // it has held no job for a while, and a change made while a report is on its way is
 // sent right after it.
 import assert from 'node:assert/strict';
-import type { MinerStatus } from '../../miner/backendClient.ts';
-import { createLogger } from '../../miner/log.ts';
-import { StatusReporter } from '../../miner/statusReporter.ts';
+import type { MinerStatus } from '../../miner/backend/backendClient.ts';
+import { createLogger } from '../../miner/lib/log.ts';
+import { StatusReporter } from '../../miner/backend/statusReporter.ts';
 import { eventually } from './helpers.ts';
 
 function reporterWith(options: { idleAfterMs: number; delayMs?: number }) {

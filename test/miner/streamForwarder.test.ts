@@ -1,11 +1,11 @@
-// The miner's delta forwarder (miner/streamForwarder.ts) against the backend's
+// The miner's delta forwarder (miner/jobs/streamForwarder.ts) against the backend's
 // stream rules: contiguous batches (seq, text_start, tool_start continue the
 // previous one), and only `lease_lost` stops the job; a refused batch
 // (stream_out_of_order, payload_too_large) only ends streaming.
 import assert from 'node:assert/strict';
-import { StreamForwarder } from '../../miner/streamForwarder.ts';
-import { BackendError } from '../../miner/backendClient.ts';
-import { silentLogger } from '../../miner/log.ts';
+import { StreamForwarder } from '../../miner/jobs/streamForwarder.ts';
+import { BackendError } from '../../miner/backend/backendClient.ts';
+import { silentLogger } from '../../miner/lib/log.ts';
 import { eventually } from './helpers.ts';
 
 type Batch = { seq: number; text_start: number; content: string; tool_start: number; tool_calls: Record<string, unknown>[] };
@@ -18,7 +18,6 @@ function forwarder(post: (batch: Batch) => Promise<void>) {
     jobId: 'job-1',
     leaseToken: 'lease-1',
     logger: silentLogger,
-    intervalMs: 1,
     onLeaseLost: () => { leaseLost += 1; },
   });
   return { f, batches, leaseLost: () => leaseLost };
@@ -35,6 +34,25 @@ describe('miner stream forwarder', () => {
     await eventually(() => batches.length === 3);
     await f.close();
     assert.deepEqual(batches.map((b) => [b.seq, b.text_start, b.tool_start]), [[0, 0, 0], [1, 5, 0], [2, 11, 1]]);
+  });
+
+  it('sends at once when no batch is in flight and coalesces only while one is', async () => {
+    const answers: (() => void)[] = [];
+    const { f, batches } = forwarder(() => new Promise<void>((resolve) => answers.push(resolve)));
+    f.push({ content: 'a' });
+    assert.deepEqual(batches.map((b) => b.content), ['a'], 'posted in the same tick, no timer');
+    f.push({ content: 'b' });
+    f.push({ content: 'c' });
+    assert.equal(batches.length, 1, 'one batch in flight at a time');
+    answers.shift()!();
+    await eventually(() => batches.length === 2);
+    assert.deepEqual(batches.map((b) => [b.seq, b.text_start, b.content]), [[0, 0, 'a'], [1, 1, 'bc']]);
+    answers.shift()!();
+    await new Promise((resolve) => setImmediate(resolve));
+    f.push({ content: 'd' });
+    assert.equal(batches.length, 3, 'idle again: sent at once');
+    answers.shift()!();
+    await f.close();
   });
 
   it('a batch refused as out of order or too large ends streaming, not the job', async () => {

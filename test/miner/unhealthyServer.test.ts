@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { LlamaProcess } from '../../miner/llamaProcess.ts';
+import { LlamaProcess } from '../../miner/process/llamaProcess.ts';
 import { startTestApi, type TestApi } from '../support/apiServer.ts';
 import { withClient } from '../support/database.ts';
 import { createBusiness, submitChat, type TestBusiness } from '../support/factories.ts';

@@ -1,4 +1,4 @@
-// The miner's per-request deadline (miner/deadline.ts): it must fire after a
+// The miner's per-request deadline (miner/lib/deadline.ts): it must fire after a
 // garbage collection and must not leave anything attached to the long-lived
 // signals (shutdown, drain) the miner passes to every request.
 import assert from 'node:assert/strict';
@@ -6,8 +6,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getEventListeners } from 'node:events';
 import { collectGarbage, dependantsOf } from '../support/signals.ts';
-import { deadline } from '../../miner/deadline.ts';
-import { BackendClient } from '../../miner/backendClient.ts';
+import { deadline } from '../../miner/lib/deadline.ts';
+import { BackendClient } from '../../miner/backend/backendClient.ts';
 
 describe('miner request deadline', () => {
   it('fires its timeout after a garbage collection while the parent signal lives on', async () => {

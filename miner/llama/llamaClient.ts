@@ -3,7 +3,9 @@
 // carry many more). Errors say whether the server itself is in trouble (connection
 // refused/reset, 503) — worth a retry after a restart — or the request is bad (4xx).
 import { z } from 'zod';
-import { deadline } from './deadline.ts';
+import { createParser } from 'eventsource-parser';
+import { deadline } from '../lib/deadline.ts';
+import { chatRequestBody, type ChatRequest } from './requestBody.ts';
 
 const ChatCompletionSchema = z.object({
   choices: z
@@ -22,15 +24,7 @@ const ChatCompletionSchema = z.object({
   timings: z.looseObject({ predicted_per_second: z.number().optional() }).optional(),
 });
 
-export interface ChatRequest {
-  messages: { role: string; content: string }[];
-  max_tokens: number;
-  temperature: number;
-  tools?: unknown[] | null;
-  tool_choice?: unknown;
-  /** OpenAI sampling parameters from the claim (stop, top_p, seed, penalties, response_format), sent as given. */
-  sampling?: Record<string, unknown> | null;
-}
+export type { ChatRequest } from './requestBody.ts';
 
 export interface Completion {
   content: string;
@@ -73,55 +67,13 @@ function answeredError(status: number, text: string): LlamaError {
   return new LlamaError(`llama-server answered ${status}: ${message}`, status, type);
 }
 
-/** Status of `GET /health`: 200 ready, 503 loading, 0 nothing listening. */
-/**
- * A one-token completion: the check that a server still generates (a deadlocked
- * llama-server keeps answering /health). Undefined when it answered, else why not.
- */
-export async function generationProbe(baseUrl: string, timeoutMs: number): Promise<string | undefined> {
-  try {
-    await chatCompletion(baseUrl, { messages: [{ role: 'user', content: 'ping' }], max_tokens: 1, temperature: 0 }, { timeoutMs });
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
-}
-
-export async function llamaHealth(baseUrl: string, signal?: AbortSignal): Promise<number> {
-  const limit = deadline(2000, signal);
-  try {
-    const res = await fetch(`${baseUrl}/health`, { signal: limit.signal });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return 0;
-  } finally {
-    limit.dispose();
-  }
-}
-
-/**
- * `POST /v1/chat/completions`, non-streaming. Streaming partial output later means
- * adding `stream: true` here and an `onDelta` callback; callers already get one
- * Completion at the end either way.
- */
+/** `POST /v1/chat/completions`, non-streaming (chatCompletionStream gives the same Completion). */
 export async function chatCompletion(
   baseUrl: string,
   request: ChatRequest,
   options: { signal?: AbortSignal; timeoutMs: number },
 ): Promise<Completion> {
-  const body: Record<string, unknown> = {
-    ...request.sampling,
-    messages: request.messages,
-    max_tokens: request.max_tokens,
-    temperature: request.temperature,
-  };
-  // llama-server rejects `tools: null`-style noise from some templates; send tools only when there are some.
-  if (request.tools && request.tools.length > 0) {
-    body.tools = request.tools;
-    if (request.tool_choice !== undefined && request.tool_choice !== null)
-      body.tool_choice = request.tool_choice;
-  }
+  const body = chatRequestBody(request, false);
   const limit = deadline(options.timeoutMs, options.signal);
   let response: Response;
   let text: string;
@@ -134,14 +86,7 @@ export async function chatCompletion(
     });
     text = await response.text();
   } catch (error) {
-    if (limit.timedOut)
-      throw new LlamaError(`completion timed out after ${options.timeoutMs} ms`, 0, 'timeout');
-    if (options.signal?.aborted) throw error;
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new LlamaError(
-      `llama-server connection failed: ${cause?.code ?? cause?.message ?? String(error)}`,
-      0,
-    );
+    throw connectionError(error, limit.timedOut, options);
   } finally {
     limit.dispose();
   }
@@ -235,19 +180,7 @@ export async function chatCompletionStream(
   request: ChatRequest,
   options: { signal?: AbortSignal; timeoutMs: number; onDelta: (delta: CompletionDelta) => void },
 ): Promise<Completion> {
-  const body: Record<string, unknown> = {
-    ...request.sampling,
-    messages: request.messages,
-    max_tokens: request.max_tokens,
-    temperature: request.temperature,
-    stream: true,
-    stream_options: { include_usage: true },
-  };
-  if (request.tools && request.tools.length > 0) {
-    body.tools = request.tools;
-    if (request.tool_choice !== undefined && request.tool_choice !== null)
-      body.tool_choice = request.tool_choice;
-  }
+  const body = chatRequestBody(request, true);
   const limit = deadline(options.timeoutMs, options.signal);
   let content = '';
   const calls: ToolCallAcc[] = [];
@@ -269,12 +202,9 @@ export async function chatCompletionStream(
     if (response.status !== 200 || !response.body) {
       throw answeredError(response.status, await response.text().catch(() => ''));
     }
-    const decoder = new TextDecoder();
-    let buffer = '';
     let done = false;
-    const handle = (line: string) => {
-      if (!line.startsWith('data:')) return;
-      const data = line.slice(5).trim();
+    let failure: unknown;
+    const handle = (data: string) => {
       if (data === '[DONE]') {
         done = true;
         return;
@@ -301,17 +231,28 @@ export async function chatCompletionStream(
       }
       if (piece.content !== undefined || piece.toolCalls) options.onDelta(piece);
     };
+    // eventsource-parser follows the SSE spec (multi-line `data:` fields joined by
+    // newlines, CR/LF/CRLF line ends, comments). The first failure is kept and thrown
+    // after `feed` returns, so no later event of the same chunk is handled.
+    const parser = createParser({
+      onEvent: (event) => {
+        if (failure !== undefined || done) return;
+        try {
+          handle(event.data);
+        } catch (error) {
+          failure = error;
+        }
+      },
+    });
+    const decoder = new TextDecoder();
     try {
       for await (const bytes of response.body) {
-        buffer += decoder.decode(bytes as Uint8Array, { stream: true });
-        let newline: number;
-        while ((newline = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, newline).replace(/\r$/, '');
-          buffer = buffer.slice(newline + 1);
-          handle(line);
-        }
+        parser.feed(decoder.decode(bytes as Uint8Array, { stream: true }));
+        if (failure !== undefined) throw failure;
       }
-      if (buffer) handle(buffer);
+      // A last event without its blank line still counts (a server that closes right after it).
+      parser.feed(decoder.decode() + '\n\n');
+      if (failure !== undefined) throw failure;
     } catch (error) {
       if (error instanceof LlamaError || error instanceof SyntaxError) throw error;
       throw connectionError(error, limit.timedOut, options);

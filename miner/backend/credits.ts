@@ -3,9 +3,9 @@
 // backend (GET /miners/{id}/credits) without starting anything. The backend's
 // ledger is the only truth; nothing here is counted locally.
 import { BackendClient, BackendError, type MinerCredits } from './backendClient.ts';
-import type { MinerConfig } from './config.ts';
+import type { MinerConfig } from '../config.ts';
 import { readIdentity, stateFilePath } from './identity.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../lib/log.ts';
 
 const amount = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 2 });
 

@@ -1,6 +1,6 @@
 // Throughput bookkeeping for the per-job line and the periodic summary. Operators
 // grep for "tok/s", so both lines carry it in that spelling.
-import type { Logger } from './log.ts';
+import type { Logger } from '../lib/log.ts';
 
 export interface JobRecord {
   jobId: string;

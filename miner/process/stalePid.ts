@@ -3,7 +3,7 @@
 // end that orphan before it starts a new server that would not fit beside it.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Logger } from './log.ts';
+import type { Logger } from '../lib/log.ts';
 
 export async function writePidFile(file: string, pid: number): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });

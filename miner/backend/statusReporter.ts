@@ -4,10 +4,10 @@
 // idle. Sends are serialised, so the backend never sees them out of order. Between
 // two jobs the miner holds none for a moment; busy → idle is sent only once that
 // lasts (`idleAfterMs`), so a steady stream of jobs costs no status posts at all.
-import { Backoff, sleep } from './backoff.ts';
+import { Backoff, sleep } from '../lib/backoff.ts';
 import type { BackendClient, MinerStatus } from './backendClient.ts';
-import type { Logger } from './log.ts';
-import { errorMessage } from './log.ts';
+import type { Logger } from '../lib/log.ts';
+import { errorMessage } from '../lib/log.ts';
 
 export interface StatusReporterOptions {
   backend: Pick<BackendClient, 'reportStatus'>;

@@ -2,8 +2,8 @@
 // miner-jobs). Every call has a deadline; failures become BackendError, which says
 // whether trying again can help, so callers decide retry policy in one place each.
 import { z } from 'zod';
-import { deadline } from './deadline.ts';
-import type { GpuInfo } from './gpu.ts';
+import { deadline } from '../lib/deadline.ts';
+import type { GpuInfo } from '../gpu.ts';
 
 export const ClaimedJobSchema = z.looseObject({
   job_id: z.string(),
@@ -230,7 +230,7 @@ export class BackendClient {
     return OutcomeSchema.parse(body);
   }
 
-  /** A batch of streamed output (miner/streamForwarder.ts); 409 lease_lost means stop. */
+  /** A batch of streamed output (miner/jobs/streamForwarder.ts); 409 lease_lost means stop. */
   async postDeltas(
     jobId: string,
     batch: {

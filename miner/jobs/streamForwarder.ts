@@ -1,29 +1,31 @@
 // Forwards one job's generated output to the backend while llama-server is still
 // generating (POST /job/{job_id}/deltas), so customers see the answer grow.
 //
-// Transport: small batched posts, one in flight at a time, every `intervalMs`
-// (50 ms). The first batch goes at once (whatever arrived in the same tick): the
-// customer's first words must not wait out an interval (bench 8-ttft). Not one streaming request body: a plain request per batch works through
-// every proxy and load balancer (many buffer or time out request bodies), needs
-// no inbound port, gets an answer per batch (409 lease_lost tells the miner to stop
-// at once), and a retried batch is idempotent (its `seq`). 20 posts a second per
-// job cost the backend one small insert each.
+// Transport: one small post at a time, adaptive. With no batch in flight, what
+// llama-server sent goes out at once; while one is in flight, the pieces that come
+// meanwhile are coalesced and go out the moment it is answered. No timer: when the
+// backend keeps up, a client sees llama-server's own pace (one piece per batch); when
+// it does not, batches grow instead of queueing, and the worst gap between chunks is
+// one post's round trip. One batch in flight per job keeps them contiguous (the backend
+// answers 409 stream_out_of_order otherwise). Not one streaming request body: a plain
+// request per batch works through every proxy and load balancer (many buffer or time
+// out request bodies), needs no inbound port, gets an answer per batch (409 lease_lost
+// tells the miner to stop at once), and a retried batch is idempotent (its `seq`).
 //
 // Streaming is best effort: a batch that cannot be delivered ends streaming for
 // the job (the backend fills the gap from the result), it never holds up the
 // generation or the result post.
-import type { BackendClient } from './backendClient.ts';
-import { BackendError } from './backendClient.ts';
-import type { CompletionDelta } from './llamaClient.ts';
-import type { Logger } from './log.ts';
-import { errorMessage } from './log.ts';
+import type { BackendClient } from '../backend/backendClient.ts';
+import { BackendError } from '../backend/backendClient.ts';
+import type { CompletionDelta } from '../llama/llamaClient.ts';
+import type { Logger } from '../lib/log.ts';
+import { errorMessage } from '../lib/log.ts';
 
 export interface StreamForwarderOptions {
   backend: Pick<BackendClient, 'postDeltas'>;
   jobId: string;
   leaseToken: string;
   logger: Logger;
-  intervalMs?: number;
   /** Called once when the backend says the lease is gone: stop generating. */
   onLeaseLost: () => void;
 }
@@ -34,7 +36,6 @@ export class StreamForwarder {
   private toolsSent = 0;
   private text = '';
   private tools: Record<string, unknown>[] = [];
-  private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private stopped = false;
 
@@ -44,26 +45,22 @@ export class StreamForwarder {
     if (this.stopped) return;
     if (delta.content) this.text += delta.content;
     if (delta.toolCalls) this.tools.push(...delta.toolCalls);
-    if (this.timer || this.inFlight) return;
-    const first = this.seq === 0 && this.textSent === 0 && this.toolsSent === 0;
-    this.timer = setTimeout(() => this.flush(), first ? 0 : (this.options.intervalMs ?? 50));
+    if (!this.inFlight) this.flush();
   }
 
   /**
    * Generation is over: no more posts (the result carries whatever was not sent).
    * Resolves once the batch in flight, if any, has been answered: the result must be
    * posted after it, or a batch still on the wire could reach the backend after the
-   * job finished and outlive it (issue 17).
+   * job finished and outlive it (issue 17). It never rejects. The next generation
+   * does not wait for it; only this job's result post does (jobs/reportResult.ts).
    */
   async close(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
     await this.inFlight;
   }
 
   private flush(): void {
-    this.timer = undefined;
     if (this.stopped || (this.text === '' && this.tools.length === 0)) return;
     const batch = {
       lease_token: this.options.leaseToken,
@@ -97,8 +94,7 @@ export class StreamForwarder {
       })
       .finally(() => {
         this.inFlight = undefined;
-        if (!this.stopped && (this.text !== '' || this.tools.length > 0))
-          this.timer = setTimeout(() => this.flush(), this.options.intervalMs ?? 50);
+        this.flush();
       });
   }
 }

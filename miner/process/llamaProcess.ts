@@ -15,12 +15,12 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { sleep } from './backoff.ts';
-import { findFreePort } from './freePort.ts';
+import { sleep } from '../lib/backoff.ts';
+import { findFreePort } from '../lib/freePort.ts';
 import { removePidFile, writePidFile } from './stalePid.ts';
-import { llamaHealth } from './llamaClient.ts';
-import type { Logger } from './log.ts';
-import { silentLogger } from './log.ts';
+import { llamaHealth } from './healthProbe.ts';
+import type { Logger } from '../lib/log.ts';
+import { silentLogger } from '../lib/log.ts';
 
 export type LlamaState = 'stopped' | 'starting' | 'ready' | 'stopping' | 'failed';
 

@@ -3,12 +3,12 @@
 // --llama-url — health watching of a server someone else runs. The job loop sees one
 // small interface either way.
 import { EventEmitter } from 'node:events';
-import { Backoff, sleep } from './backoff.ts';
-import { generationProbe, llamaHealth } from './llamaClient.ts';
+import { Backoff, sleep } from '../lib/backoff.ts';
+import { generationProbe, llamaHealth } from './healthProbe.ts';
 import type { LlamaProcessOptions } from './llamaProcess.ts';
 import { LlamaProcess, LlamaStartError } from './llamaProcess.ts';
-import type { Logger } from './log.ts';
-import { errorMessage, silentLogger } from './log.ts';
+import type { Logger } from '../lib/log.ts';
+import { errorMessage, silentLogger } from '../lib/log.ts';
 
 export interface LlamaEndpoint {
   /** Base URL while the server is believed ready. */
