@@ -25,8 +25,6 @@ export interface Generation {
   completion?: Completion;
   error?: string;
   seconds: number;
-  /** Settles when the last delta batch has been answered: the result is posted after it. */
-  streamed?: Promise<void>;
 }
 
 /**
@@ -68,7 +66,7 @@ export async function generate(
       const completion = forwarder
         ? await chatCompletionStream(llama.url, request, { ...call, onDelta: (delta) => forwarder.push(delta) })
         : await chatCompletion(llama.url, request, call);
-      return { completion, seconds: (performance.now() - callStarted) / 1000, streamed: forwarder?.close() };
+      return { completion, seconds: (performance.now() - callStarted) / 1000 };
     } catch (err) {
       if (abandon.aborted || leaseLost.signal.aborted) break;
       error = errorMessage(err);
@@ -87,8 +85,9 @@ export async function generate(
       }
       break;
     } finally {
-      // Never awaited here: a batch still in flight must not hold up the next job
-      // (reportResult awaits it before the result post; close() never rejects).
+      // Never awaited: a batch still in flight must not hold up the next job or this
+      // job's result. It cannot outlive the job: the backend stores a batch only while
+      // the job runs, under a lock its completion also takes (sql/job_delta_append.sql).
       void forwarder?.close();
     }
   }

@@ -44,8 +44,6 @@ export async function reportResult(options: ReportResultOptions, job: ClaimedJob
         error: (error ?? 'generation failed').slice(0, 4000),
         lease_token: job.lease_token,
       };
-  // The last delta batch first: a batch answered after the result would outlive the job.
-  await generation.streamed;
   const outcome = await submit(options, result);
   stats.record({
     jobId: job.job_id,

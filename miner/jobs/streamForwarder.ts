@@ -38,6 +38,8 @@ export class StreamForwarder {
   private tools: Record<string, unknown>[] = [];
   private inFlight: Promise<void> | undefined;
   private stopped = false;
+  /** Generation is over: a refusal of the last batch (the job completed meanwhile) says nothing. */
+  private closed = false;
 
   constructor(private readonly options: StreamForwarderOptions) {}
 
@@ -50,13 +52,14 @@ export class StreamForwarder {
 
   /**
    * Generation is over: no more posts (the result carries whatever was not sent).
-   * Resolves once the batch in flight, if any, has been answered: the result must be
-   * posted after it, or a batch still on the wire could reach the backend after the
-   * job finished and outlive it (issue 17). It never rejects. The next generation
-   * does not wait for it; only this job's result post does (jobs/reportResult.ts).
+   * Resolves once the batch in flight, if any, has been answered; never rejects. The
+   * job loop does not wait for it (jobs/generate.ts): a batch still on the wire when
+   * the result lands is refused by the backend (the job no longer runs), so it cannot
+   * outlive the job, and that refusal is not taken for a lost lease.
    */
   async close(): Promise<void> {
     this.stopped = true;
+    this.closed = true;
     await this.inFlight;
   }
 
@@ -83,6 +86,7 @@ export class StreamForwarder {
         this.stopped = true;
         // Only lease_lost means the job is no longer ours; any other refusal
         // (stream_out_of_order, payload_too_large) ends streaming, not the job.
+        if (this.closed) return;
         if (error instanceof BackendError && error.status === 409 && error.code !== 'stream_out_of_order') {
           this.options.logger.warn(`job ${this.options.jobId}: lease lost while generating; stopping`);
           this.options.onLeaseLost();
