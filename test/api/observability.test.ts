@@ -148,7 +148,7 @@ describe('access log, secrets in logs and Prometheus metrics', () => {
     assert.doesNotMatch(text, /route="\/job\/[0-9a-f]{8}-/);
   });
 
-  it('counts a miner-reported failure by reason', async () => {
+  it('counts a miner-reported failure and a cancellation by reason', async () => {
     const business = await createBusiness(api);
     const miner = await registerMiner(api, { enrolment_token: enrolmentToken });
     await submitChat(api, business);
@@ -158,5 +158,10 @@ describe('access log, secrets in logs and Prometheus metrics', () => {
     const failed = await postResult(api, miner, claimed.body, { success: false, error: 'out of memory', output: undefined, tokens_generated: undefined });
     assert.equal(failed.status, 200, failed.text);
     assert.equal((await scrape()).get('mia_job_failures_total{reason="reported_failure"}'), before + 1);
+
+    const cancelledBefore = (await scrape()).get('mia_job_failures_total{reason="cancelled"}') ?? 0;
+    const queued = await submitChat(api, business);
+    assert.equal((await api.request('DELETE', `/job/${queued.body.job_id}`, { token: business.api_key })).status, 200);
+    assert.equal((await scrape()).get('mia_job_failures_total{reason="cancelled"}'), cancelledBefore + 1);
   });
 });
