@@ -25,6 +25,7 @@ import { usageRoutes } from './routes/usage.ts';
 import { minerStreamRoutes } from './routes/minerStream.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { requestId } from './http/requestId.ts';
+import { accessLog } from './http/accessLog.ts';
 
 export function createApp(ctx: AppContext): Express {
   const app = express();
@@ -37,6 +38,7 @@ export function createApp(ctx: AppContext): Express {
   app.set('trust proxy', trustProxy(ctx.config.MIA_TRUST_PROXY));
 
   app.use(requestId());
+  app.use(accessLog(ctx.metrics));
   // While draining (SIGTERM), tell keep-alive clients to reconnect elsewhere.
   app.use((_req, res, next) => {
     if (ctx.draining) res.setHeader('Connection', 'close');

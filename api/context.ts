@@ -9,6 +9,7 @@ import type { ClaimSettings, Lease } from './store/miners.ts';
 import type { Maintenance } from './maintenance/startMaintenance.ts';
 import type { StreamHub } from './streaming/streamHub.ts';
 import type { DeltaNotifier } from './streaming/deltaNotifier.ts';
+import type { Metrics } from './metrics/registry.ts';
 
 export type AppContext = {
   config: Config;
@@ -24,6 +25,8 @@ export type AppContext = {
   /** Set when SIGTERM arrives: new long-polls get 204/503 at once. */
   draining: boolean;
   version: string;
+  /** This process's Prometheus registry and the observations it takes (api/metrics/registry.ts). */
+  metrics: Metrics;
 };
 
 export function leaseSettings(config: Config): Lease {

@@ -17,6 +17,7 @@ import { StreamFallback } from './streaming/streamFallback.ts';
 import { DeltaNotifier } from './streaming/deltaNotifier.ts';
 import { startMaintenance } from './maintenance/startMaintenance.ts';
 import { log } from './log.ts';
+import { createMetrics } from './metrics/registry.ts';
 
 export type RunningServer = {
   url: string;
@@ -58,6 +59,7 @@ export async function startServer(config: Config, options: { databaseUrl: string
     maintenance: null,
     draining: false,
     version,
+    metrics: createMetrics(),
   };
 
   try {
@@ -108,7 +110,7 @@ export async function startServer(config: Config, options: { databaseUrl: string
   // Last, so nothing started before it can fail and leave the worker running.
   if (config.MIA_WORKER) {
     try {
-      ctx.maintenance = await startMaintenance(config, options.databaseUrl, db, { version });
+      ctx.maintenance = await startMaintenance(config, options.databaseUrl, db, { version, metrics: ctx.metrics });
     } catch (error) {
       await abandon(true);
       throw error;

@@ -176,7 +176,7 @@ const settings = {
     flag: 'log-format',
     env: 'MIA_MINER_LOG_FORMAT',
     schema: z.enum(['text', 'json']).default('text'),
-    help: 'text (one human line per event) | json (default text)',
+    help: 'text (one human line per event) | json (JSON lines in the API\'s pino shape; default text)',
   },
 } satisfies Record<string, Setting>;
 

@@ -7,6 +7,12 @@ import { bearerToken, type Principal } from '../auth/principal.ts';
 import { ForbiddenError, UnauthorizedError } from '../errors.ts';
 
 const resolved = new WeakMap<Request, Promise<Principal | null>>();
+const settledKind = new WeakMap<Request, Principal['kind']>();
+
+/** Who the caller turned out to be, for the access log and metrics: never the key itself. */
+export function principalKindOf(req: Request): Principal['kind'] | 'none' {
+  return settledKind.get(req) ?? 'none';
+}
 
 export function resolvePrincipal(ctx: AppContext, req: Request): Promise<Principal | null> {
   let pending = resolved.get(req);
@@ -14,6 +20,7 @@ export function resolvePrincipal(ctx: AppContext, req: Request): Promise<Princip
     const token = bearerToken(req.headers.authorization);
     pending = token ? ctx.principals.resolve(token) : Promise.resolve(null);
     resolved.set(req, pending);
+    pending.then((principal) => principal && settledKind.set(req, principal.kind), () => undefined);
   }
   return pending;
 }

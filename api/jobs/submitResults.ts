@@ -7,6 +7,7 @@ import { BadRequestError } from '../errors.ts';
 import { completeAndCredit, recordMinerEvents } from '../credits/creditResults.ts';
 import type { MinerJobEvent } from '../store/credits.ts';
 import type { RefusalCode } from '../integrity/screenResults.ts';
+import { observeJobTimings } from '../metrics/jobTimings.ts';
 
 export type ResultItem = {
   job_id: string;
@@ -73,6 +74,7 @@ export async function submitResults(ctx: AppContext, minerId: string, items: rea
       tokens_generated: i.tokens_generated ?? 0,
       prompt_tokens: i.prompt_tokens ?? null,
   })));
+  await observeJobTimings(ctx.db, ctx.metrics, 'completed', credited?.completed ?? []);
   const completed = new Set(credited?.completed ?? []);
   const cancelledCredited = new Set(credited?.cancelledCredited ?? []);
   const refused = new Map((credited?.refused ?? []).map((r) => [r.job_id, r] as const));
@@ -84,6 +86,10 @@ export async function submitResults(ctx: AppContext, minerId: string, items: rea
     })), ctx.config.MIA_RETRY_BACKOFF_SECONDS)).map((r) => [r.job_id, r.status] as const),
   );
 
+  ctx.metrics.failed('reported_failure', failed.size);
+  for (const refusal of refused.values()) {
+    ctx.metrics.failed(refusal.code === 'result_contact_forbidden' ? 'guardrail' : 'stream_contradicted');
+  }
   const unexplained = items.filter((i) => !completed.has(i.job_id) && !failed.has(i.job_id) && !refused.has(i.job_id)).map((i) => i.job_id);
   const checks = new Map(
     unexplained.length === 0 ? [] : (await jobs.resultCheck(ctx.db, minerId, unexplained)).map((r) => [r.job_id, r] as const),

@@ -38,6 +38,7 @@ import { queueDeadline, queueDeadlineDefaults } from './queueDeadline.ts';
 import { startSupervisedRunner } from './supervisedRunner.ts';
 import { uptimeCredit } from './uptimeCredit.ts';
 import { trustGrant } from './trustGrant.ts';
+import type { FailureReason, Metrics } from '../metrics/registry.ts';
 
 export type Maintenance = {
   /** Stop scheduling, let running tasks finish, close the worker's pool. Call before the main pool closes. */
@@ -85,10 +86,19 @@ function periodicTasks(config: Config, db: DatabasePool): PeriodicTask[] {
   return tasks;
 }
 
-function asWorkerTask(task: PeriodicTask) {
+/** The jobs a task ends or takes back, counted in mia_job_failures_total by this process. */
+const failuresCounted: Record<string, { reason: FailureReason; keys: string[] }> = {
+  'mia.lease_reap': { reason: 'lease_expired', keys: ['requeued', 'dead_lettered'] },
+  'mia.miner_offline_mark': { reason: 'miner_offline', keys: ['jobs_released'] },
+  'mia.queue_deadline': { reason: 'deadline', keys: ['expired'] },
+};
+
+function asWorkerTask(task: PeriodicTask, metrics: Metrics | undefined) {
   return async () => {
     try {
       const changes = await task.run();
+      const counted = failuresCounted[task.name];
+      if (counted && metrics) metrics.failed(counted.reason, counted.keys.reduce((n, key) => n + (changes[key] ?? 0), 0));
       if (Object.values(changes).some((n) => n > 0)) log.info(`maintenance: ${task.name}`, changes);
     } catch (error) {
       log.warn(`maintenance: ${task.name} failed`, errorFields(error));
@@ -100,11 +110,11 @@ export async function startMaintenance(
   config: Config,
   databaseUrl: string,
   db: DatabasePool,
-  options: { version?: string } = {},
+  options: { version?: string; metrics?: Metrics } = {},
 ): Promise<Maintenance> {
   const periodic = periodicTasks(config, db);
   const periodicTaskList: TaskList = {};
-  for (const task of periodic) periodicTaskList[task.name] = asWorkerTask(task);
+  for (const task of periodic) periodicTaskList[task.name] = asWorkerTask(task, options.metrics);
   const webhookTaskList: TaskList = {
     [webhookTaskName]: webhookSender(db, {
       timeoutMs: config.MIA_WEBHOOK_TIMEOUT_MS,

@@ -44,6 +44,7 @@ export function jobRoutes(ctx: AppContext): Router {
     const job = await jobs.get(ctx.db, jobId);
     if (!visibleTo(principal, job)) throw new NotFoundError('no such job');
     if (!cancelled) throw new ConflictError('job_finished', `the job is already ${job.status}`);
+    ctx.metrics.failed('cancelled');
     res.json(jobOutcome(job));
   });
 

@@ -9,6 +9,7 @@ import { ApiError, ConflictError, ForbiddenError, NotFoundError } from '../error
 import { checkResultFields, submitResults, type Outcome, type ResultItem } from '../jobs/submitResults.ts';
 import { errorFields, log } from '../log.ts';
 import { refuseIfSuspended } from '../credits/claimGuard.ts';
+import { observeJobTimings } from '../metrics/jobTimings.ts';
 
 function presentJob(job: ClaimedJobRow) {
   return {
@@ -55,7 +56,10 @@ export function minerJobRoutes(ctx: AppContext): Router {
     const wait = Number(req.query.wait ?? 0);
     const seen = ctx.dispatcher.currentGeneration();
     const now = await ctx.dispatcher.claimNow(minerId, maxJobs);
-    if (now.length > 0 || wait <= 0 || ctx.draining) return now;
+    if (now.length > 0 || wait <= 0 || ctx.draining) {
+      await observeJobTimings(ctx.db, ctx.metrics, 'claimed', now.map((j) => j.job_id));
+      return now;
+    }
 
     const isAlive = () => !req.socket.destroyed;
     const parked = ctx.dispatcher.park({ minerId, maxJobs, timeoutMs: wait * 1000, seenGeneration: seen, isAlive });
@@ -67,6 +71,7 @@ export function minerJobRoutes(ctx: AppContext): Router {
       return [];
     }
     if (claimed.length > 0) await refuseIfSuspended(ctx, minerId, claimed); // suspended while parked
+    await observeJobTimings(ctx.db, ctx.metrics, 'claimed', claimed.map((j) => j.job_id));
     return claimed;
   }
 

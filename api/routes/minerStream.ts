@@ -11,6 +11,7 @@ import { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { jobDeltas } from '../store/jobDeltas.ts';
 import { principalOf } from '../http/auth.ts';
+import { observeJobTimings } from '../metrics/jobTimings.ts';
 import { ApiError, ConflictError, NotFoundError, UnauthorizedError } from '../errors.ts';
 
 type DeltaBody = {
@@ -58,6 +59,7 @@ export function minerStreamRoutes(ctx: AppContext): Router {
       );
     }
     if (row.stored) ctx.streams.notifier.touched(jobId);
+    if (row.stored && body.seq === 0) await observeJobTimings(ctx.db, ctx.metrics, 'first_token', [jobId]);
     res.json({ job_id: jobId, attempt: row.attempt, stored: row.stored });
   });
 

@@ -117,7 +117,7 @@ export async function jobFailure(ctx: AppContext, job: JobRow | null, waitSecond
     return new ApiError(502, 'job_failed', `the job ${job?.status ?? 'vanished'}: ${job?.error ?? 'no reason given'}`);
   }
   const noRetry = { 'X-Should-Retry': 'false' };
-  if (job.status === 'queued' && cancelIfQueued && await cancelQueued(ctx.db, job.id, `no miner took the job within ${waitSeconds} s (MIA_OPENAI_WAIT_SECONDS)`)) {
+  if (job.status === 'queued' && cancelIfQueued && await cancelQueued(ctx, job.id, `no miner took the job within ${waitSeconds} s (MIA_OPENAI_WAIT_SECONDS)`)) {
     return new ApiError(504, 'timeout', `no miner answered within ${waitSeconds} s; the job ${job.id} was cancelled`, undefined, noRetry);
   }
   return new ApiError(504, 'timeout', `no miner answered within ${waitSeconds} s; the job ${job.id} is still ${job.status}`, undefined, noRetry);
@@ -185,7 +185,7 @@ export function openAiRoutes(ctx: AppContext): Router {
       // cancel it, as a stream's hang-up does (a retry with the same Idempotency-Key would want it).
       const cancelIfAbandoned = created && req.get('Idempotency-Key') === undefined;
       const onClose = () => {
-        if (!res.writableEnded && cancelIfAbandoned) void cancelAbandoned(ctx.db, jobId);
+        if (!res.writableEnded && cancelIfAbandoned) void cancelAbandoned(ctx, jobId);
       };
       res.once('close', onClose);
       const job = await awaitFinal(ctx, jobId, wait, isAlive);

@@ -195,7 +195,7 @@ export function responsesRoutes(ctx: AppContext): Router {
     const wait = config.MIA_OPENAI_WAIT_SECONDS;
     const isAlive = () => !res.socket?.destroyed;
     const onClose = () => {
-      if (!res.writableEnded && cancelIfAbandoned) void cancelAbandoned(ctx.db, jobId);
+      if (!res.writableEnded && cancelIfAbandoned) void cancelAbandoned(ctx, jobId);
     };
     res.once('close', onClose);
     const job: JobRow | null = await awaitFinal(ctx, jobId, wait, isAlive);

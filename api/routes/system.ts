@@ -1,9 +1,8 @@
-// GET /, /health, /metrics.
+// GET /, /health, /metrics (JSON, or Prometheus text from api/metrics/registry.ts).
 import { Router, type Request } from 'express';
 import type { AppContext } from '../context.ts';
 import { knownMigrations } from '../db/migrate.ts';
 import { metrics } from '../store/metrics.ts';
-import { prometheusText } from '../http/prometheus.ts';
 import { isDatabaseUnavailable } from '../db/errors.ts';
 
 // Prometheus asks for `application/openmetrics-text;version=1.0.0,…,
@@ -65,7 +64,8 @@ export function systemRoutes(ctx: AppContext): Router {
     const snapshot = await metrics.snapshot(ctx.db);
     const parked = { job_next: ctx.dispatcher.parked, job_results: ctx.completions.parked };
     if (wantsPrometheusText(req.query.format, req)) {
-      res.type('text/plain; version=0.0.4').send(prometheusText(snapshot, parked));
+      ctx.metrics.setSnapshot(snapshot, parked);
+      res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
       return;
     }
     res.json({ ...snapshot, parked_long_polls: parked });

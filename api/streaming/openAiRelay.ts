@@ -81,7 +81,7 @@ export async function relayOpenAi(ctx: AppContext, res: Response, jobId: string,
     const hungUp = !finished && !sse.timedOut;
     sse.end();
     if (hungUp && options.cancelIfAbandoned) {
-      await cancelAbandoned(ctx.db, jobId);
+      await cancelAbandoned(ctx, jobId);
     }
   }
 }

@@ -3,7 +3,6 @@
 // an `id` on every delta so a reconnecting client (EventSource does it by
 // itself) resumes with Last-Event-ID on any API process.
 import type { Response } from 'express';
-import type { DatabasePool } from 'slonik';
 import type { AppContext } from '../context.ts';
 import { defineQuery } from '../db/defineQuery.ts';
 import { IdRow } from '../store/rows.ts';
@@ -13,14 +12,16 @@ import { errorFields, log } from '../log.ts';
 
 const cancelQueuedQuery = defineQuery<{ id: string; reason: string }, typeof IdRow>('job_cancel_queued', IdRow);
 
-/** True when the job was still queued and is now cancelled. */
-export async function cancelQueued(db: DatabasePool, jobId: string, reason: string): Promise<boolean> {
-  return (await db.maybeOne(cancelQueuedQuery({ id: jobId, reason }))) !== null;
+/** True when the job was still queued and is now cancelled (counted in mia_job_failures_total). */
+export async function cancelQueued(ctx: Pick<AppContext, 'db' | 'metrics'>, jobId: string, reason: string): Promise<boolean> {
+  const cancelled = (await ctx.db.maybeOne(cancelQueuedQuery({ id: jobId, reason }))) !== null;
+  if (cancelled) ctx.metrics.failed('cancelled');
+  return cancelled;
 }
 
 /** A streamed chat whose client hung up before any miner took it: nobody will read the answer. */
-export async function cancelAbandoned(db: DatabasePool, jobId: string): Promise<void> {
-  await cancelQueued(db, jobId, 'the client disconnected before a miner took the job').catch((error: unknown) =>
+export async function cancelAbandoned(ctx: Pick<AppContext, 'db' | 'metrics'>, jobId: string): Promise<void> {
+  await cancelQueued(ctx, jobId, 'the client disconnected before a miner took the job').catch((error: unknown) =>
     log.warn('cancel of an abandoned job failed', { job_id: jobId, ...errorFields(error) }),
   );
 }
@@ -52,7 +53,7 @@ export async function relayJob(ctx: AppContext, res: Response, jobId: string, op
     const hungUp = !finished && !sse.timedOut;
     sse.end();
     if (hungUp && options.cancelIfAbandoned) {
-      await cancelAbandoned(ctx.db, jobId);
+      await cancelAbandoned(ctx, jobId);
     }
   }
 }

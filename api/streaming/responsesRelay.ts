@@ -177,6 +177,6 @@ export async function relayResponses(ctx: AppContext, res: Response, jobId: stri
   } finally {
     const hungUp = !finishedStream && !sse.timedOut;
     sse.end();
-    if (hungUp && cancelIfAbandoned) await cancelAbandoned(ctx.db, jobId);
+    if (hungUp && cancelIfAbandoned) await cancelAbandoned(ctx, jobId);
   }
 }

@@ -58,7 +58,7 @@ export async function startApiProcess(databaseUrl: string, env: Record<string, s
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`API process did not start within 30 s:\n${output}`)), 30_000);
     const onData = () => {
-      const match = /"msg":"MIA API listening","url":"([^"]+)"/.exec(output);
+      const match = /"url":"([^"]+)"[^\n]*"msg":"MIA API listening"/.exec(output);
       if (!match) return;
       clearTimeout(timer);
       child.stdout!.off('data', onData);

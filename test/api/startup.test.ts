@@ -27,7 +27,7 @@ describe('starting the API with no database configured', function () {
       const url = await new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(output)), 60_000);
         child.stdout.on('data', () => {
-          const match = /"MIA API listening","url":"([^"]+)"/.exec(output);
+          const match = /"url":"([^"]+)"[^\n]*"msg":"MIA API listening"/.exec(output);
           if (match && output.includes('Operator token')) {
             clearTimeout(timer);
             resolve(match[1]!);

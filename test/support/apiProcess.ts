@@ -27,7 +27,8 @@ export async function startApiProcess(databaseUrl: string, env: Record<string, s
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`API process did not start:\n${output}`)), 20_000);
     const onData = () => {
-      const match = /"msg":"MIA API listening","url":"([^"]+)"/.exec(output);
+      // JSON lines (api/log.ts): the fields come before "msg".
+      const match = /"url":"([^"]+)"[^\n]*"msg":"MIA API listening"/.exec(output);
       if (match) {
         clearTimeout(timer);
         child.stdout.off('data', onData);
