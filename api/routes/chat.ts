@@ -48,6 +48,7 @@ export function chatRoutes(ctx: AppContext): Router {
 
     const wait = body.wait ?? config.MIA_CHAT_WAIT_DEFAULT;
     const sessionId = body.session_id ?? randomUUID();
+    const waitHeader = req.get('X-Mia-Wait-For-Miner');
     const { jobId, created } = await createChatJob(ctx, {
       business,
       sessionId,
@@ -62,6 +63,8 @@ export function chatRoutes(ctx: AppContext): Router {
       idempotencyKey: req.get('Idempotency-Key') ?? null,
       waits: wait > 0 || body.stream === true,
       queueTimeoutSeconds: body.queue_timeout,
+      // A `queue_timeout` says how long the business will wait: for a bigger miner too.
+      waitsForMiner: waitHeader === undefined ? body.queue_timeout !== undefined : waitHeader === 'true',
     });
 
     if (body.stream) {

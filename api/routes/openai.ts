@@ -176,6 +176,7 @@ export function openAiRoutes(ctx: AppContext): Router {
       idempotencyKey: req.get('Idempotency-Key') ?? null,
       waits: true,
       refuseWithoutMiner: !waitsForMiner(ctx, req.get('X-Mia-Wait-For-Miner')),
+      waitsForMiner: waitsForMiner(ctx, req.get('X-Mia-Wait-For-Miner')),
     });
 
     const wait = config.MIA_OPENAI_WAIT_SECONDS;

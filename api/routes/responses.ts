@@ -174,6 +174,7 @@ export function responsesRoutes(ctx: AppContext): Router {
       idempotencyKey: req.get('Idempotency-Key') ?? null,
       waits: true,
       refuseWithoutMiner: !waitsForMiner(ctx, req.get('X-Mia-Wait-For-Miner')),
+      waitsForMiner: waitsForMiner(ctx, req.get('X-Mia-Wait-For-Miner')),
     });
     const echo: ResponseEcho = {
       model: body.model,
