@@ -153,12 +153,14 @@ export class NoMinerAvailableError extends ApiError {
  * would meet the same miners.
  */
 export class NoCapableMinerError extends ApiError {
-  constructor(needTokens: number, largestContext: number) {
+  constructor(needTokens: number, largestContext: number, model: string | null) {
     super(
       503,
       'no_capable_miner',
-      `no online miner can hold this request: it needs about ${needTokens} tokens of context (prompt + max_tokens) and the largest context online is ${largestContext} tokens; nothing was queued. Shorten the messages or max_tokens, or send X-Mia-Wait-For-Miner: true to queue and wait for a bigger miner`,
-      { need_tokens: needTokens, largest_context: largestContext },
+      largestContext === 0 && model !== null
+        ? `no online miner serves the model '${model}'; nothing was queued. Send X-Mia-Wait-For-Miner: true to queue and wait for one`
+        : `no online miner can hold this request: it needs about ${needTokens} tokens of context (prompt + max_tokens) and the largest context online${model === null ? '' : ` for '${model}'`} is ${largestContext} tokens; nothing was queued. Shorten the messages or max_tokens, or send X-Mia-Wait-For-Miner: true to queue and wait for a bigger miner`,
+      { need_tokens: needTokens, largest_context: largestContext, model },
       { 'X-Should-Retry': 'false' },
     );
   }

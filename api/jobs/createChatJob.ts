@@ -54,6 +54,8 @@ export type ChatJobInput = {
    * fail the queued job with no_capable_miner if it becomes unroutable later.
    */
   waitsForMiner?: boolean;
+  /** The model the job must run on; undefined: MIA_DEFAULT_MODEL. 'any' (and OpenAI's 'mia'): any miner. */
+  model?: string;
   /** POST /chat `queue_timeout`, seconds; else MIA_QUEUE_TIMEOUT_SECONDS. */
   queueTimeoutSeconds?: number;
 };
@@ -72,6 +74,8 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     if (existing) return { jobId: existing, created: false };
   }
 
+  const named = input.model ?? config.MIA_DEFAULT_MODEL;
+  const model = named === 'any' || named === 'mia' ? null : named;
   let messages: ChatMessage[];
   let capacity: MinerCapacity;
   if (input.conversation) {
@@ -80,7 +84,7 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     const clientSystem = input.conversation.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
     if (clientSystem) messages[0] = { role: 'system', content: `${messages[0]!.content}\n\n${clientSystem}` };
     messages = [messages[0]!, ...input.conversation.filter((m) => m.role !== 'system')];
-    capacity = await miners.capacity(ctx.db, contextNeed(JSON.stringify(messages), maxTokens));
+    capacity = await miners.capacity(ctx.db, contextNeed(JSON.stringify(messages), maxTokens), model);
   } else {
     const history = config.MIA_HISTORY_TURNS > 0 && !input.newSession
       ? await chatLogs.history(ctx.db, business.id, input.sessionId, config.MIA_HISTORY_TURNS)
@@ -89,7 +93,7 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     // History is trimmed to the smallest online context that holds the job without it, so
     // a long session keeps being answered by the miners it fits (issue 17).
     const bare = buildMessages({ ...parts, history: [], historyMaxChars: 0 });
-    capacity = await miners.capacity(ctx.db, contextNeed(JSON.stringify(bare), maxTokens));
+    capacity = await miners.capacity(ctx.db, contextNeed(JSON.stringify(bare), maxTokens), model);
     const room = capacity.smallest_fitting;
     messages = buildMessages({
       ...parts,
@@ -104,7 +108,7 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
   if (capacity.online === 0) {
     if (input.refuseWithoutMiner) throw new NoMinerAvailableError(config.MIA_NO_MINER_RETRY_AFTER_SECONDS);
   } else if ((capacity.largest_context ?? 0) < needTokens && !input.waitsForMiner) {
-    throw new NoCapableMinerError(needTokens, capacity.largest_context ?? 0);
+    throw new NoCapableMinerError(needTokens, capacity.largest_context ?? 0, model);
   }
   const created = await withinBudget(ctx, business.id, (db, reserve) => jobs.create(db, {
     business_id: business.id,
@@ -125,6 +129,7 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     queue_timeout_s: input.queueTimeoutSeconds ?? config.MIA_QUEUE_TIMEOUT_SECONDS,
     need_tokens: needTokens,
     waits_for_miner: input.waitsForMiner ?? false,
+    model,
     fair_spacing_s: config.MIA_FAIR_SPACING_MS / 1000,
     reserve,
   }));

@@ -21,6 +21,7 @@ type ChatBody = {
   tool_choice?: unknown;
   wait?: number;
   queue_timeout?: number;
+  model?: string;
   callback_url?: string;
   stream?: boolean;
 };
@@ -63,6 +64,7 @@ export function chatRoutes(ctx: AppContext): Router {
       idempotencyKey: req.get('Idempotency-Key') ?? null,
       waits: wait > 0 || body.stream === true,
       queueTimeoutSeconds: body.queue_timeout,
+      model: body.model,
       // A `queue_timeout` says how long the business will wait: for a bigger miner too.
       waitsForMiner: waitHeader === undefined ? body.queue_timeout !== undefined : waitHeader === 'true',
     });

@@ -175,6 +175,8 @@ export function responsesRoutes(ctx: AppContext): Router {
       waits: true,
       refuseWithoutMiner: !waitsForMiner(ctx, req.get('X-Mia-Wait-For-Miner')),
       waitsForMiner: waitsForMiner(ctx, req.get('X-Mia-Wait-For-Miner')),
+      // 'mia': MIA_DEFAULT_MODEL; any other id was checked against GET /v1/models above.
+      model: body.model === 'mia' ? undefined : body.model,
     });
     const echo: ResponseEcho = {
       model: body.model,

@@ -188,3 +188,91 @@ describe('routing that never strands a job', function () {
     assert.ok(needs <= 4096, `need ${needs}`);
   });
 });
+
+// Issue 17 (SPEC §3): jobs name a model, and only a miner serving it takes them.
+describe('routing jobs by model', function () {
+  this.timeout(60_000);
+  let api: TestApi;
+  let business: TestBusiness;
+
+  before(async () => {
+    api = await startTestApi();
+    business = await createBusiness(api);
+  });
+  beforeEach(async () => {
+    await emptyQueue(api.databaseUrl);
+    await withClient(api.databaseUrl, (c) => c.query(`UPDATE mia.miners SET status = 'offline'`));
+  });
+  after(() => api?.close());
+
+  const modelOf = (id: string) =>
+    withClient(api.databaseUrl, async (c) => (await c.query<{ model: string | null }>('SELECT model FROM mia.jobs WHERE id = $1', [id])).rows[0]!.model);
+
+  it('never gives a job for model B to a model-A miner', async () => {
+    const a = await registerMiner(api, { model: 'model-a' });
+    const b = await registerMiner(api, { model: 'model-b' });
+    const jobs = [];
+    for (let i = 0; i < 3; i += 1) jobs.push((await submitChat(api, business, { model: 'model-b', message: `for b ${i}` })).body.job_id as string);
+    assert.equal((await claimJob(api, a)).status, 204, 'the model-A miner gets nothing');
+    for (const id of jobs) {
+      const claimed = await claimJob(api, b);
+      assert.equal(claimed.body.job_id, id);
+      assert.equal((await postResult(api, b, claimed.body)).status, 200);
+      assert.equal((await claimJob(api, a)).status, 204, 'the model-A miner gets nothing');
+    }
+  });
+
+  it('places each job of a claim shared by parked miners of both models on its own model', async () => {
+    const a = await registerMiner(api, { model: 'model-a' });
+    const b = await registerMiner(api, { model: 'model-b' });
+    // The model-A miner parks first: the oldest waiter.
+    const aPoll = claimJob(api, a, 3);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const bPoll = claimJob(api, b, 10);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const job = await submitChat(api, business, { model: 'model-b' });
+    assert.equal((await bPoll).body.job_id, job.body.job_id);
+    assert.equal((await aPoll).status, 204);
+  });
+
+  it('gives a job for any model (the default) to either miner', async () => {
+    const a = await registerMiner(api, { model: 'model-a' });
+    const job = await submitChat(api, business, {});
+    assert.equal(await modelOf(job.body.job_id), null);
+    assert.equal((await claimJob(api, a)).body.job_id, job.body.job_id);
+  });
+
+  it('refuses a chat for a model no online miner serves with no_capable_miner', async () => {
+    await registerMiner(api, { model: 'model-a' });
+    const res = await submitChat(api, business, { model: 'model-c' });
+    assert.equal(res.status, 503, res.text);
+    assert.equal(res.body.error.code, 'no_capable_miner');
+    assert.match(res.body.error.message, /model-c/);
+  });
+
+  it('routes /v1/chat/completions by its model, and keeps model_not_found for an unknown one', async () => {
+    const a = await registerMiner(api, { model: 'model-a' });
+    const b = await registerMiner(api, { model: 'model-b' });
+    const call = api.request('POST', '/v1/chat/completions', {
+      token: business.api_key,
+      body: { model: 'model-b', max_tokens: 16, messages: [{ role: 'user', content: 'Where is my order?' }] },
+    });
+    const job = await eventually(async () => {
+      const rows = await withClient(api.databaseUrl, async (c) =>
+        (await c.query<{ id: string; model: string | null }>(`SELECT id, model FROM mia.jobs WHERE business_id = $1 AND status = 'queued'`, [business.id])).rows);
+      return rows[0];
+    });
+    assert.equal(job.model, 'model-b');
+    assert.equal((await claimJob(api, a)).status, 204);
+    const claimed = await claimJob(api, b);
+    assert.equal(claimed.body.job_id, job.id);
+    await postResult(api, b, claimed.body);
+    assert.equal((await call).status, 200);
+    const unknown = await api.request('POST', '/v1/chat/completions', {
+      token: business.api_key,
+      body: { model: 'model-z', messages: [{ role: 'user', content: 'Hi' }] },
+    });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error.code, 'model_not_found');
+  });
+});
