@@ -4,6 +4,7 @@ import { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { awaitFinal } from '../jobs/awaitFinal.ts';
 import { createChatJob, resolveBusiness } from '../jobs/createChatJob.ts';
+import { checkModel } from './openai.ts';
 import { principalOf } from '../http/auth.ts';
 import { isFinal, jobAccepted, jobOutcome, queuedMessage } from '../http/jobOutcome.ts';
 import { BadRequestError, NotFoundError } from '../errors.ts';
@@ -47,6 +48,8 @@ export function chatRoutes(ctx: AppContext): Router {
       if (refusal) throw new BadRequestError(`callback_url is refused: ${refusal}`);
     }
 
+    // As on /v1: a model no online miner serves is 404 model_not_found, not a job that waits for nobody.
+    if (body.model !== undefined && body.model !== 'any') await checkModel(ctx, body.model);
     const wait = body.wait ?? config.MIA_CHAT_WAIT_DEFAULT;
     const sessionId = body.session_id ?? randomUUID();
     const waitHeader = req.get('X-Mia-Wait-For-Miner');

@@ -242,12 +242,11 @@ describe('routing jobs by model', function () {
     assert.equal((await claimJob(api, a)).body.job_id, job.body.job_id);
   });
 
-  it('refuses a chat for a model no online miner serves with no_capable_miner', async () => {
+  it('refuses a chat for a model no online miner serves: 404 model_not_found, as on /v1', async () => {
     await registerMiner(api, { model: 'model-a' });
     const res = await submitChat(api, business, { model: 'model-c' });
-    assert.equal(res.status, 503, res.text);
-    assert.equal(res.body.error.code, 'no_capable_miner');
-    assert.match(res.body.error.message, /model-c/);
+    assert.equal(res.status, 404, res.text);
+    assert.equal(res.body.error.code, 'model_not_found');
   });
 
   it('routes /v1/chat/completions by its model, and keeps model_not_found for an unknown one', async () => {
