@@ -10,12 +10,7 @@ ALTER TABLE mia.jobs ALTER COLUMN waits_for_miner SET DEFAULT false;
 COMMENT ON COLUMN mia.jobs.waits_for_miner IS
   'The business asked to wait for a capable miner: no_capable_miner never fails this job (its queue deadline still does).';
 
--- sql/job_fail_unroutable.sql reads the queued jobs that may fail fast, biggest need
--- first, down to the largest context online: a range of this index, however deep the
--- queue (the jobs that fit are never read).
-CREATE INDEX jobs_unroutable_idx ON mia.jobs (need_tokens DESC)
-  WHERE status = 'queued' AND NOT waits_for_miner AND need_tokens IS NOT NULL;
+-- The index that serves it is created with jobs.model (migration 0122).
 
 -- Down Migration
-DROP INDEX mia.jobs_unroutable_idx;
 ALTER TABLE mia.jobs DROP COLUMN waits_for_miner;

@@ -1,5 +1,6 @@
 // Fails queued jobs that became unroutable (issue 17): miners are online, but none has
-// a context that holds the job (the only big miner left, or went offline), so without
+// a context that holds the job, or none serves the model it names (the only big miner,
+// or the only one of its model, left), so without
 // this the job would wait out its whole queue deadline. The error begins
 // `no_capable_miner:` and names the job's need and the largest context online. Jobs
 // whose business asked to wait (jobs.waits_for_miner) are left to their deadline
@@ -11,16 +12,20 @@ import { IdRow } from '../store/rows.ts';
 import type { PeriodicTask } from './periodicTask.ts';
 
 const failUnroutable = defineQuery<{ batch_size: number }, typeof IdRow>('job_fail_unroutable', IdRow);
+/** Jobs that name a model none online runs for them (migration 0121). */
+const failUnroutableModel = defineQuery<{ batch_size: number }, typeof IdRow>('job_fail_unroutable_model', IdRow);
 
 export type UnroutableJobsConfig = { intervalMs: number; batchSize: number; maxBatches: number };
 export const unroutableJobsDefaults = { batchSize: 1000, maxBatches: 20 } as const;
 
 export async function failUnroutableJobs(db: DatabasePool, config: Omit<UnroutableJobsConfig, 'intervalMs'>): Promise<{ failed: number }> {
   let failed = 0;
-  for (let batch = 0; batch < config.maxBatches; batch++) {
-    const rows = await db.any(failUnroutable({ batch_size: config.batchSize }));
-    failed += rows.length;
-    if (rows.length < config.batchSize) break;
+  for (const statement of [failUnroutable, failUnroutableModel]) {
+    for (let batch = 0; batch < config.maxBatches; batch++) {
+      const rows = await db.any(statement({ batch_size: config.batchSize }));
+      failed += rows.length;
+      if (rows.length < config.batchSize) break;
+    }
   }
   return { failed };
 }

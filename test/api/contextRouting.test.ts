@@ -196,7 +196,7 @@ describe('routing jobs by model', function () {
   let business: TestBusiness;
 
   before(async () => {
-    api = await startTestApi();
+    api = await startTestApi({ env: { MIA_REAP_INTERVAL_MS: '200' } });
     business = await createBusiness(api);
   });
   beforeEach(async () => {
@@ -247,6 +247,19 @@ describe('routing jobs by model', function () {
     const res = await submitChat(api, business, { model: 'model-c' });
     assert.equal(res.status, 404, res.text);
     assert.equal(res.body.error.code, 'model_not_found');
+  });
+
+  it('fails a queued job within seconds with no_capable_miner when the only miner of its model leaves', async () => {
+    await registerMiner(api, { model: 'model-a' });
+    const b = await registerMiner(api, { model: 'model-b' });
+    const job = await submitChat(api, business, { model: 'model-b' });
+    const waits = await submitChat(api, business, { model: 'model-b', queue_timeout: 600 });
+    await withClient(api.databaseUrl, (c) => c.query(`UPDATE mia.miners SET status = 'offline' WHERE id = $1`, [b.miner_id]));
+    const res = await api.request('GET', `/job/${job.body.job_id}/result?wait=20`, { token: business.api_key });
+    assert.equal(res.body.status, 'failed', res.text);
+    assert.equal(res.body.error, "no_capable_miner: no online miner serves the model 'model-b'");
+    const kept = await api.request('GET', `/job/${waits.body.job_id}/result`, { token: business.api_key });
+    assert.equal(kept.body.status, 'queued', 'the business asked to wait');
   });
 
   it('routes /v1/chat/completions by its model, and keeps model_not_found for an unknown one', async () => {
