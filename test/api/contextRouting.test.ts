@@ -262,6 +262,21 @@ describe('routing jobs by model', function () {
     assert.equal(kept.body.status, 'queued', 'the business asked to wait');
   });
 
+  it('lists in /v1/models only what is routable now: not the model of a suspended or draining miner', async () => {
+    await registerMiner(api, { model: 'model-a' });
+    const suspended = await registerMiner(api, { model: 'model-s' });
+    const draining = await registerMiner(api, { model: 'model-d' });
+    await withClient(api.databaseUrl, async (c) => {
+      await c.query(`UPDATE mia.miners SET suspended_at = now() WHERE id = $1`, [suspended.miner_id]);
+      await c.query(`UPDATE mia.miners SET status = 'draining' WHERE id = $1`, [draining.miner_id]);
+    });
+    const res = await api.request('GET', '/v1/models', { token: business.api_key });
+    const ids = (res.body.data as { id: string }[]).map((m) => m.id);
+    assert.ok(ids.includes('model-a'), ids.join());
+    assert.ok(!ids.includes('model-s') && !ids.includes('model-d'), ids.join());
+    assert.equal((await submitChat(api, business, { model: 'model-s' })).status, 404);
+  });
+
   it('routes /v1/chat/completions by its model, and keeps model_not_found for an unknown one', async () => {
     const a = await registerMiner(api, { model: 'model-a' });
     const b = await registerMiner(api, { model: 'model-b' });
