@@ -54,6 +54,7 @@ const ConfigSchema = z.object({
     .describe('a job claimed this recently is not released for missing from a heartbeat, seconds'),
   MIA_HISTORY_TURNS: int(0, 500).default(20).describe('earlier chat turns put into messages'),
   MIA_HISTORY_MAX_CHARS: int(0, 1_000_000).default(16_000).describe('character budget of that history'),
+  MIA_DEFAULT_MODEL: z.string().min(1).max(200).default('any').describe("the model a job runs on when the request names none (POST /chat without `model`, /v1 with `mia`); 'any': any miner; default any"),
   MIA_MAX_TOKENS_DEFAULT: int(1, 131_072).default(512).describe('max_tokens when a chat sends none'),
   MIA_MAX_TOKENS_LIMIT: int(1, 131_072).default(4096).describe('largest max_tokens accepted'),
   MIA_OPENAI_WAIT_SECONDS: int(1, 600).default(120).describe('how long POST /v1/chat/completions and /v1/responses wait for a miner, seconds'),

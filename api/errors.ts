@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'unsupported_parameter'
   | 'model_not_found'
   | 'no_miner_available'
+  | 'no_capable_miner'
   | 'invalid_json'
   | 'unauthorized'
   | 'forbidden'
@@ -141,6 +142,26 @@ export class NoMinerAvailableError extends ApiError {
       `no miner is online that could serve this request; nothing was queued. Retry after ${retryAfterSeconds} s, or send X-Mia-Wait-For-Miner: true to queue and wait`,
       undefined,
       { 'Retry-After': String(retryAfterSeconds), 'X-Should-Retry': 'false' },
+    );
+  }
+}
+
+/**
+ * Miners are online, but none has a context (per slot) that holds the job: queued, it would
+ * wait out its deadline. Nothing was queued; the business may shorten the prompt or
+ * max_tokens, or ask to wait for a bigger miner. `X-Should-Retry: false`: an SDK's retry
+ * would meet the same miners.
+ */
+export class NoCapableMinerError extends ApiError {
+  constructor(needTokens: number, largestContext: number, model: string | null) {
+    super(
+      503,
+      'no_capable_miner',
+      largestContext === 0 && model !== null
+        ? `no online miner serves the model '${model}'; nothing was queued. Send X-Mia-Wait-For-Miner: true to queue and wait for one`
+        : `no online miner can hold this request: it needs about ${needTokens} tokens of context (prompt + max_tokens) and the largest context online${model === null ? '' : ` for '${model}'`} is ${largestContext} tokens; nothing was queued. Shorten the messages or max_tokens, or send X-Mia-Wait-For-Miner: true to queue and wait for a bigger miner`,
+      { need_tokens: needTokens, largest_context: largestContext, model },
+      { 'X-Should-Retry': 'false' },
     );
   }
 }

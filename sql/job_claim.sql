@@ -32,6 +32,9 @@
 -- drop_free (while the job has had fewer than :probation_free_drops free drops): if it
 -- gives the job back unanswered, the attempt does not count (mia.attempt_counts).
 --
+-- Models (migration 0121): a job that names a model goes only to a miner serving it
+-- (miners.model); one for any model (NULL) goes to any miner.
+--
 -- Retries move on: a job goes to none of the miners of this claim that already tried
 -- it (attempted_by) while an online, unsuspended miner that has not tried it exists,
 -- for at most :retry_avoid_s after it became claimable again (that miner may be unable
@@ -42,26 +45,28 @@ WITH wanted AS (
   SELECT w.miner_id, w.ord, row_number() OVER (PARTITION BY w.miner_id ORDER BY w.ord) AS nth
   FROM unnest(:miner_ids::uuid[]) WITH ORDINALITY AS w(miner_id, ord)
 ), standing AS (
-  SELECT m.id, m.slots, coalesce(m.context_length, 2147483647) AS ctx,
+  SELECT m.id, m.slots, coalesce(m.context_length, 2147483647) AS ctx, m.model,
          mia.on_probation(m.id, :probation_jobs::int) AS probation
   FROM mia.miners AS m
   WHERE m.id IN (SELECT miner_id FROM wanted)
 ), room AS (
-  SELECT s.id, s.ctx, s.probation,
+  SELECT s.id, s.ctx, s.model, s.probation,
          CASE WHEN s.probation THEN least(s.slots, :probation_slots::int) ELSE s.slots END
          - (SELECT count(*) FROM mia.jobs AS r WHERE r.miner_id = s.id AND r.status = 'running') AS free
   FROM standing AS s
 ), allowed AS (
-  SELECT w.miner_id, w.ord, r.ctx, r.probation
+  SELECT w.miner_id, w.ord, r.ctx, r.model, r.probation
   FROM wanted AS w JOIN room AS r ON r.id = w.miner_id
   WHERE w.nth <= r.free
 ), picked AS (
-  SELECT id, priority, fair_at, coalesce(need_tokens, 0) AS need
+  SELECT id, priority, fair_at, coalesce(need_tokens, 0) AS need, model
   FROM mia.jobs
   -- Matches the partial index jobs_claim_idx (WHERE status = 'queued', ORDER BY priority, fair_at).
   WHERE status = 'queued' AND run_after <= now()
     -- Too big for every miner of this claim: left for a bigger one (or its queue deadline).
     AND coalesce(need_tokens, 0) <= (SELECT max(ctx) FROM allowed)
+    -- A job that names a model only for a claim with a miner serving it (migration 0121).
+    AND (model IS NULL OR model IN (SELECT a.model FROM allowed AS a WHERE a.model IS NOT NULL))
     AND (cardinality(attempted_by) = 0
          OR NOT attempted_by && :miner_ids::uuid[]
          OR run_after <= now() - make_interval(secs => :retry_avoid_s::double precision)
@@ -72,15 +77,29 @@ WITH wanted AS (
   LIMIT :max_jobs::int
   FOR UPDATE SKIP LOCKED
 ), jobs_by_need AS (
-  SELECT id, need, row_number() OVER (ORDER BY need DESC, priority, fair_at) AS k FROM picked
+  -- Jobs that name a model are placed first, among the slots of miners serving it
+  -- (ranked within each model); jobs for any model then take the slots left.
+  SELECT id, need, model, row_number() OVER (PARTITION BY model ORDER BY need DESC, priority, fair_at) AS k FROM picked
 ), miners_by_ctx AS (
-  SELECT miner_id, ctx, probation, row_number() OVER (ORDER BY ctx DESC, ord) AS k FROM allowed
+  SELECT miner_id, ord, ctx, model, probation, row_number() OVER (PARTITION BY model ORDER BY ctx DESC, ord) AS k FROM allowed
+), assigned_model AS (
+  SELECT j.id, m.miner_id, m.ord, m.probation
+  FROM jobs_by_need AS j JOIN miners_by_ctx AS m ON m.model = j.model AND m.k = j.k
+  WHERE j.need <= m.ctx
+), any_jobs AS (
+  SELECT id, need, k FROM jobs_by_need WHERE model IS NULL
+), free_slots AS (
+  SELECT a.miner_id, a.ctx, a.probation, row_number() OVER (ORDER BY a.ctx DESC, a.ord) AS k
+  FROM allowed AS a
+  WHERE a.ord NOT IN (SELECT ord FROM assigned_model)
 ), assigned AS (
   -- Biggest job to the biggest context, and so on down: if the picked jobs can all be
-  -- placed, this places them. One that does not fit its miner stays queued (its row
-  -- lock ends with this statement's transaction).
+  -- placed, this places them. One that does not fit its miner (or finds no miner of its
+  -- model in this claim) stays queued (its row lock ends with this statement's transaction).
+  SELECT id, miner_id, probation FROM assigned_model
+  UNION ALL
   SELECT j.id, m.miner_id, m.probation
-  FROM jobs_by_need AS j JOIN miners_by_ctx AS m USING (k)
+  FROM any_jobs AS j JOIN free_slots AS m USING (k)
   WHERE j.need <= m.ctx
 )
 UPDATE mia.jobs AS j

@@ -19,13 +19,15 @@ WITH clock AS (
 ), job AS (
   INSERT INTO mia.jobs (business_id, session_id, messages, prompt, context, max_tokens, temperature,
                         tools, tool_choice, sampling, priority, max_attempts, idempotency_key, callback_url,
-                        notify_on_finish, queue_deadline, need_tokens, fair_at, reserved_tokens)
+                        notify_on_finish, queue_deadline, need_tokens, waits_for_miner, model, fair_at, reserved_tokens)
   VALUES (:business_id, :session_id, :messages::jsonb, :prompt, :context, :max_tokens, :temperature,
           :tools::jsonb, :tool_choice::jsonb, :sampling::jsonb, :priority, :max_attempts, :idempotency_key, :callback_url,
           :notify_on_finish,
           -- 0: no deadline.
           CASE WHEN :queue_timeout_s::int > 0 THEN now() + make_interval(secs => :queue_timeout_s::int) END,
           :need_tokens,
+          :waits_for_miner,
+          :model::text,
           (SELECT last_fair_at FROM clock),
           CASE WHEN :reserve::boolean
                THEN octet_length(:messages::jsonb::text) + coalesce(octet_length(:tools::jsonb::text), 0)

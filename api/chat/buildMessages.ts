@@ -22,6 +22,13 @@ export function buildMessages(input: {
   history: readonly HistoryRow[];
   historyMaxChars: number;
   message: string;
+  /**
+   * Whether these messages fit the context the job is routed to (issue 17): history is
+   * then trimmed further, oldest turns first, until they do. The system message and the
+   * new message are never trimmed (a job too big without history is refused or routed
+   * by createChatJob). Absent: the character budget alone decides.
+   */
+  fits?: (messages: ChatMessage[]) => boolean;
 }): ChatMessage[] {
   const system = [
     input.systemPrompt.trim() || 'You are a helpful customer-support assistant.',
@@ -41,9 +48,14 @@ export function buildMessages(input: {
     kept.unshift(turn);
   }
 
-  return [
+  const assemble = (turns: readonly HistoryRow[]): ChatMessage[] => [
     { role: 'system', content: system },
-    ...kept.map((turn): ChatMessage => ({ role: turn.role, content: turn.message })),
+    ...turns.map((turn): ChatMessage => ({ role: turn.role, content: turn.message })),
     { role: 'user', content: input.message },
   ];
+  // A long session outgrows a miner's context turn by turn; without this every later
+  // turn carried the same history and the conversation was stuck for good.
+  let from = 0;
+  while (input.fits && from < kept.length && !input.fits(assemble(kept.slice(from)))) from += 1;
+  return assemble(kept.slice(from));
 }

@@ -8,10 +8,10 @@ import { businesses } from '../store/businesses.ts';
 import { withinBudget } from '../credits/budget.ts';
 import { chatLogs } from '../store/chatLogs.ts';
 import { jobs } from '../store/jobs.ts';
-import { miners } from '../store/miners.ts';
+import { miners, type MinerCapacity } from '../store/miners.ts';
 import { contextNeed } from './contextNeed.ts';
 import { buildMessages, type ChatMessage } from '../chat/buildMessages.ts';
-import { BadRequestError, ForbiddenError, NoMinerAvailableError, NotFoundError } from '../errors.ts';
+import { BadRequestError, ForbiddenError, NoCapableMinerError, NoMinerAvailableError, NotFoundError } from '../errors.ts';
 
 export type Business = { id: string; systemPrompt: string; priority: number };
 
@@ -48,6 +48,14 @@ export type ChatJobInput = {
   waits: boolean;
   /** Refuse with 503 no_miner_available, queueing nothing, when no online miner could serve the job. */
   refuseWithoutMiner?: boolean;
+  /**
+   * The business waits for a miner big enough (issue 17): else, with miners online but none
+   * whose context holds the job, refuse with 503 no_capable_miner, queueing nothing, and
+   * fail the queued job with no_capable_miner if it becomes unroutable later.
+   */
+  waitsForMiner?: boolean;
+  /** The model the job must run on; undefined: MIA_DEFAULT_MODEL. 'any' (and OpenAI's 'mia'): any miner. */
+  model?: string;
   /** POST /chat `queue_timeout`, seconds; else MIA_QUEUE_TIMEOUT_SECONDS. */
   queueTimeoutSeconds?: number;
 };
@@ -66,30 +74,41 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     if (existing) return { jobId: existing, created: false };
   }
 
+  const named = input.model ?? config.MIA_DEFAULT_MODEL;
+  const model = named === 'any' || named === 'mia' ? null : named;
   let messages: ChatMessage[];
+  let capacity: MinerCapacity;
   if (input.conversation) {
     messages = buildMessages({ systemPrompt: business.systemPrompt, context: input.context, history: [], historyMaxChars: 0, message: input.message });
     // The client's own system messages follow ours inside the one system message.
     const clientSystem = input.conversation.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
     if (clientSystem) messages[0] = { role: 'system', content: `${messages[0]!.content}\n\n${clientSystem}` };
     messages = [messages[0]!, ...input.conversation.filter((m) => m.role !== 'system')];
+    capacity = await miners.capacity(ctx.db, contextNeed(JSON.stringify(messages), maxTokens), model);
   } else {
     const history = config.MIA_HISTORY_TURNS > 0 && !input.newSession
       ? await chatLogs.history(ctx.db, business.id, input.sessionId, config.MIA_HISTORY_TURNS)
       : [];
+    const parts = { systemPrompt: business.systemPrompt, context: input.context, message: input.message };
+    // History is trimmed to the smallest online context that holds the job without it, so
+    // a long session keeps being answered by the miners it fits (issue 17).
+    const bare = buildMessages({ ...parts, history: [], historyMaxChars: 0 });
+    capacity = await miners.capacity(ctx.db, contextNeed(JSON.stringify(bare), maxTokens), model);
+    const room = capacity.smallest_fitting;
     messages = buildMessages({
-      systemPrompt: business.systemPrompt,
-      context: input.context,
+      ...parts,
       history,
       historyMaxChars: config.MIA_HISTORY_MAX_CHARS,
-      message: input.message,
+      fits: room === null ? undefined : (candidate) => contextNeed(JSON.stringify(candidate), maxTokens) <= room,
     });
   }
 
   const messagesJson = JSON.stringify(messages);
   const needTokens = contextNeed(messagesJson, maxTokens);
-  if (input.refuseWithoutMiner && !(await miners.available(ctx.db, needTokens))) {
-    throw new NoMinerAvailableError(config.MIA_NO_MINER_RETRY_AFTER_SECONDS);
+  if (capacity.online === 0) {
+    if (input.refuseWithoutMiner) throw new NoMinerAvailableError(config.MIA_NO_MINER_RETRY_AFTER_SECONDS);
+  } else if ((capacity.largest_context ?? 0) < needTokens && !input.waitsForMiner) {
+    throw new NoCapableMinerError(needTokens, capacity.largest_context ?? 0, model);
   }
   const created = await withinBudget(ctx, business.id, (db, reserve) => jobs.create(db, {
     business_id: business.id,
@@ -109,6 +128,8 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     notify_on_finish: input.waits,
     queue_timeout_s: input.queueTimeoutSeconds ?? config.MIA_QUEUE_TIMEOUT_SECONDS,
     need_tokens: needTokens,
+    waits_for_miner: input.waitsForMiner ?? false,
+    model,
     fair_spacing_s: config.MIA_FAIR_SPACING_MS / 1000,
     reserve,
   }));

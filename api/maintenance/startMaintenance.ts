@@ -35,6 +35,7 @@ import { metricsRollup, metricsRollupDefaults } from './metricsRollup.ts';
 import { jobCleaner, jobCleanerDefaults } from './jobCleaner.ts';
 import { webhookSender, webhookTaskName } from './webhookSender.ts';
 import { queueDeadline, queueDeadlineDefaults } from './queueDeadline.ts';
+import { unroutableJobs, unroutableJobsDefaults } from './unroutableJobs.ts';
 import { startSupervisedRunner } from './supervisedRunner.ts';
 import { uptimeCredit } from './uptimeCredit.ts';
 import { trustGrant } from './trustGrant.ts';
@@ -51,6 +52,7 @@ function periodicTasks(config: Config, db: DatabasePool): PeriodicTask[] {
   const tasks = [
     leaseReaper(db, { intervalMs: config.MIA_REAP_INTERVAL_MS, ...leaseReaperDefaults }),
     queueDeadline(db, { intervalMs: config.MIA_REAP_INTERVAL_MS, ...queueDeadlineDefaults }),
+    unroutableJobs(db, { intervalMs: config.MIA_REAP_INTERVAL_MS, ...unroutableJobsDefaults }),
     minerOfflineMarker(db, {
       intervalMs: config.MIA_MINER_CHECK_INTERVAL_MS,
       offlineAfterSeconds: config.MIA_MINER_OFFLINE_AFTER_SECONDS,

@@ -4,6 +4,7 @@ import { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { awaitFinal } from '../jobs/awaitFinal.ts';
 import { createChatJob, resolveBusiness } from '../jobs/createChatJob.ts';
+import { checkModel } from './openai.ts';
 import { principalOf } from '../http/auth.ts';
 import { isFinal, jobAccepted, jobOutcome, queuedMessage } from '../http/jobOutcome.ts';
 import { BadRequestError, NotFoundError } from '../errors.ts';
@@ -21,6 +22,7 @@ type ChatBody = {
   tool_choice?: unknown;
   wait?: number;
   queue_timeout?: number;
+  model?: string;
   callback_url?: string;
   stream?: boolean;
 };
@@ -46,8 +48,11 @@ export function chatRoutes(ctx: AppContext): Router {
       if (refusal) throw new BadRequestError(`callback_url is refused: ${refusal}`);
     }
 
+    // As on /v1: a model no online miner serves is 404 model_not_found, not a job that waits for nobody.
+    if (body.model !== undefined && body.model !== 'any') await checkModel(ctx, body.model);
     const wait = body.wait ?? config.MIA_CHAT_WAIT_DEFAULT;
     const sessionId = body.session_id ?? randomUUID();
+    const waitHeader = req.get('X-Mia-Wait-For-Miner');
     const { jobId, created } = await createChatJob(ctx, {
       business,
       sessionId,
@@ -62,6 +67,9 @@ export function chatRoutes(ctx: AppContext): Router {
       idempotencyKey: req.get('Idempotency-Key') ?? null,
       waits: wait > 0 || body.stream === true,
       queueTimeoutSeconds: body.queue_timeout,
+      model: body.model,
+      // A `queue_timeout` says how long the business will wait: for a bigger miner too.
+      waitsForMiner: waitHeader === undefined ? body.queue_timeout !== undefined : waitHeader === 'true',
     });
 
     if (body.stream) {

@@ -176,6 +176,9 @@ export function openAiRoutes(ctx: AppContext): Router {
       idempotencyKey: req.get('Idempotency-Key') ?? null,
       waits: true,
       refuseWithoutMiner: !waitsForMiner(ctx, req.get('X-Mia-Wait-For-Miner')),
+      waitsForMiner: waitsForMiner(ctx, req.get('X-Mia-Wait-For-Miner')),
+      // 'mia': MIA_DEFAULT_MODEL; any other id was checked against GET /v1/models above.
+      model: body.model === 'mia' ? undefined : body.model,
     });
 
     const wait = config.MIA_OPENAI_WAIT_SECONDS;

@@ -174,6 +174,9 @@ export function responsesRoutes(ctx: AppContext): Router {
       idempotencyKey: req.get('Idempotency-Key') ?? null,
       waits: true,
       refuseWithoutMiner: !waitsForMiner(ctx, req.get('X-Mia-Wait-For-Miner')),
+      waitsForMiner: waitsForMiner(ctx, req.get('X-Mia-Wait-For-Miner')),
+      // 'mia': MIA_DEFAULT_MODEL; any other id was checked against GET /v1/models above.
+      model: body.model === 'mia' ? undefined : body.model,
     });
     const echo: ResponseEcho = {
       model: body.model,

@@ -26,6 +26,10 @@ export type NewJob = {
   queue_timeout_s: number;
   /** Context tokens the job needs (api/jobs/contextNeed.ts); the claim matches it to miners. */
   need_tokens: number;
+  /** The business waits for a capable miner: no_capable_miner never fails the job (migration 0120). */
+  waits_for_miner: boolean;
+  /** The model the job must run on (migration 0121); null: any miner. */
+  model: string | null;
   /** Fair queueing: the gap after this business's latest waiting job (MIA_FAIR_SPACING_MS); 0 = plain FIFO. */
   fair_spacing_s: number;
   /** Reserve the job's most billable tokens against its business's budget (api/credits/budget.ts). */

@@ -40,8 +40,9 @@ const heartbeat = defineQuery<{ miner_id: string; status: string; reason: string
 );
 const touch = defineQuery<{ miner_id: string }, z.ZodUnknown>('miner_touch', z.unknown());
 const releaseJobs = defineQuery<{ miner_id: string }, typeof IdRow>('miner_release_jobs', IdRow);
-const AvailableRow = z.object({ available: z.boolean() });
-const available = defineQuery<{ need_tokens: number }, typeof AvailableRow>('miner_available', AvailableRow);
+const CapacityRow = z.object({ online: z.number(), largest_context: z.number().nullable(), smallest_fitting: z.number().nullable() });
+const capacity = defineQuery<{ base_tokens: number; model: string | null }, typeof CapacityRow>('miner_capacity', CapacityRow);
+export type MinerCapacity = z.infer<typeof CapacityRow>;
 
 export const miners = {
   register: (db: DatabasePool, specs: NewMiner) => db.maybeOne(register(specs)),
@@ -66,6 +67,6 @@ export const miners = {
     await db.query(touch({ miner_id: minerId }));
   },
   releaseJobs: (db: CommonQueryMethods, minerId: string) => db.any(releaseJobs({ miner_id: minerId })),
-  /** Whether an online, unsuspended miner's context holds a job of needTokens. */
-  available: async (db: DatabasePool, needTokens: number) => (await db.one(available({ need_tokens: needTokens }))).available,
+  /** What online, unsuspended miners (serving model, when given) hold: how many, the largest context, the smallest that holds baseTokens. */
+  capacity: (db: DatabasePool, baseTokens: number, model: string | null) => db.one(capacity({ base_tokens: baseTokens, model })),
 };

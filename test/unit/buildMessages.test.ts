@@ -28,4 +28,22 @@ describe('building the messages a model receives', () => {
     });
     assert.deepEqual(messages.slice(1, -1).map((m) => m.content[0]), ['b', 'c']);
   });
+
+  it('trims history, oldest first, until the messages fit the context, never the system prompt or the new message', () => {
+    const history = ['a', 'b', 'c', 'd'].map((letter, i) => ({ role: i % 2 ? ('assistant' as const) : ('user' as const), message: letter.repeat(1000) }));
+    const size = (m: { content: string }[]) => m.reduce((sum, x) => sum + x.content.length, 0);
+    const messages = buildMessages({
+      systemPrompt: 'S'.repeat(500),
+      context: null,
+      history,
+      historyMaxChars: 100_000,
+      message: 'N'.repeat(800),
+      fits: (candidate) => size(candidate) <= 4000,
+    });
+    assert.deepEqual(messages.slice(1, -1).map((m) => m.content[0]), ['c', 'd']);
+    assert.ok(messages[0]!.content.startsWith('S'.repeat(500)));
+    assert.equal(messages.at(-1)!.content, 'N'.repeat(800));
+    const none = buildMessages({ systemPrompt: 'S', context: null, history, historyMaxChars: 100_000, message: 'new', fits: () => false });
+    assert.deepEqual(none.map((m) => m.role), ['system', 'user'], 'with no room, all history goes and the message stays');
+  });
 });
