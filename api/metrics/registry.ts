@@ -31,6 +31,12 @@ export type Parked = { job_next: number; job_results: number };
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // prom-client names three gauges with a `_total` suffix, which Prometheus reserves for
+  // counters (`promtool check metrics` refuses them). Their per-type twins
+  // (nodejs_active_handles{type=…} and the like) stay, and sum to the same figure.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
 
   const requestDuration = new Histogram({
     name: 'mia_http_request_duration_seconds',

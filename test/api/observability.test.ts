@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { spawnSync } from 'node:child_process';
 import { useTestApi } from '../support/apiServer.ts';
 import { createBusiness, registerMiner, submitChat, claimJob, postResult } from '../support/factories.ts';
 import { captureLogs } from '../../api/log.ts';
@@ -31,7 +32,7 @@ function useCapturedLogs(): { lines: Line[]; raw: string[] } {
 // One Prometheus text exposition sample line: name, optional labels, a number.
 const sampleLine = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/i;
 
-/** Strict check of the text format (promtool is not installed here): every line a comment or a sample. */
+/** Strict check of the text format: every line a comment or a sample. */
 function parsePrometheus(text: string): Map<string, number> {
   const samples = new Map<string, number>();
   const typed = new Set<string>();
@@ -51,6 +52,21 @@ function parsePrometheus(text: string): Map<string, number> {
     samples.set(line.slice(0, space), Number(line.slice(space + 1)));
   }
   return samples;
+}
+
+/**
+ * Prometheus' own linter on the exposition: `promtool check metrics` (Debian's prometheus
+ * package, installed by .ci/run) fails on bad names, missing HELP, counters without
+ * _total and the like. Where promtool is missing, the strict parser above still ran.
+ */
+function promtoolCheck(text: string): void {
+  const run = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  if (run.error && (run.error as NodeJS.ErrnoException).code === 'ENOENT') {
+    console.warn('    promtool not installed: `promtool check metrics` skipped (.ci/run installs it)');
+    return;
+  }
+  assert.equal(run.status, 0, `promtool check metrics: ${run.stdout}${run.stderr}`);
+  assert.equal(`${run.stdout}${run.stderr}`.trim(), '', `promtool check metrics has remarks: ${run.stdout}${run.stderr}`);
 }
 
 describe('access log, secrets in logs and Prometheus metrics', () => {
@@ -146,6 +162,7 @@ describe('access log, secrets in logs and Prometheus metrics', () => {
     assert.ok(samples.has('process_cpu_user_seconds_total'), "this process's own metrics");
     // No raw URL with an id as a label.
     assert.doesNotMatch(text, /route="\/job\/[0-9a-f]{8}-/);
+    promtoolCheck(text);
   });
 
   it('counts a miner-reported failure and a cancellation by reason', async () => {

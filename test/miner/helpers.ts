@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { keepChildOutput } from '../support/runLogs.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const fakeLlamaServer = path.join(repoRoot, 'test/fixtures/fake-llama-server');
@@ -65,7 +66,10 @@ export class MinerProcess {
     this.child.stdout?.on('data', collect);
     this.child.stderr?.on('data', collect);
     this.exited = new Promise((resolve) =>
-      this.child.once('close', (code, signal) => resolve({ code, signal })),
+      this.child.once('close', (code, signal) => {
+        keepChildOutput(`miner-${this.child.pid}`, this.output);
+        resolve({ code, signal });
+      }),
     );
   }
 

@@ -2,6 +2,7 @@
 // that need a second process, a kill -9 or a SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { testEnv } from './apiServer.ts';
+import { keepChildOutput } from './runLogs.ts';
 
 export type ApiProcess = {
   url: string;
@@ -21,7 +22,10 @@ export async function startApiProcess(databaseUrl: string, env: Record<string, s
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('exit', (code, signal) => {
+      keepChildOutput(`api-${child.pid}`, output);
+      resolve({ code, signal });
+    }),
   );
 
   const url = await new Promise<string>((resolve, reject) => {

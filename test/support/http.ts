@@ -9,6 +9,11 @@ export function rememberSecret(secret: string): void {
   issuedSecrets.set(secret, createHash('sha256').update(secret).digest('hex'));
 }
 
+/** Every secret issued so far in this run, with its sha256 (the whole-run log check reads it). */
+export function issuedSecretsSoFar(): Map<string, string> {
+  return new Map(issuedSecrets);
+}
+
 function assertNoSecrets(method: string, path: string, text: string): void {
   for (const [secret, hash] of issuedSecrets) {
     if (text.includes(secret) || text.includes(hash)) {

@@ -2,12 +2,17 @@
 // migrated template every test file clones its database from.
 import { findTestPostgres, type TestPostgres } from './postgres.ts';
 import { prepareTemplate } from './database.ts';
-import { setLogLevel } from '../../api/log.ts';
+import { keepInProcessLogs, runLogDir, secretsInRunLogs } from './runLogs.ts';
+import { issuedSecretsSoFar } from './http.ts';
+import { testAdminToken } from './apiServer.ts';
+import { createHash } from 'node:crypto';
 
 let postgres: TestPostgres | undefined;
 
 export async function mochaGlobalSetup(): Promise<void> {
-  setLogLevel((process.env.MIA_LOG_LEVEL as 'error' | undefined) ?? 'error');
+  // Every line at debug level goes to a file, not the console; the root hook below
+  // searches the whole run's lines for secrets.
+  keepInProcessLogs();
   postgres = await findTestPostgres();
   // Child processes (API and miner processes the tests spawn) inherit it.
   process.env.MIA_TEST_ADMIN_URL = postgres.adminUrl;
@@ -18,3 +23,13 @@ export async function mochaGlobalSetup(): Promise<void> {
 export async function mochaGlobalTeardown(): Promise<void> {
   await postgres?.stop();
 }
+
+export const mochaHooks = {
+  /** After the last test: no secret any test was issued (nor its hash) in any log line of the run. */
+  afterAll(): void {
+    const secrets = issuedSecretsSoFar();
+    secrets.set(testAdminToken, createHash('sha256').update(testAdminToken).digest('hex'));
+    const found = secretsInRunLogs(secrets);
+    if (found.length > 0) throw new Error(`secrets in the run's logs (${runLogDir}):\n${found.join('\n')}`);
+  },
+};
