@@ -2,6 +2,6 @@
 -- client that hung up before its answer started costs no GPU time. A job
 -- already running is left to finish (its answer is still stored and logged).
 UPDATE mia.jobs
-SET status = 'cancelled', completed_at = now(), error = :reason
+SET status = 'cancelled', completed_at = now(), error = :reason, error_code = NULL
 WHERE id = :id AND status = 'queued'
 RETURNING id

@@ -25,7 +25,7 @@ WITH input AS (
   UPDATE mia.jobs AS j
   SET status = 'completed', output = i.output, tool_calls = i.tool_calls,
       tokens_reported = i.tokens_generated, prompt_tokens_reported = i.prompt_tokens,
-      tokens_generated = NULL, prompt_tokens = NULL, error = NULL,
+      tokens_generated = NULL, prompt_tokens = NULL, error = NULL, error_code = NULL,
       completed_at = now(), lease_expires_at = NULL
   FROM input AS i, locked AS l
   WHERE j.id = i.job_id AND j.id = l.id AND j.status = 'running' AND j.miner_id = :miner_id

@@ -16,7 +16,9 @@ UPDATE mia.jobs AS j
 SET status       = 'failed',
     error        = 'no_miner_available: no miner took the job within '
                    || round(extract(epoch FROM j.queue_deadline - j.created_at))::int || ' s'
-                   || CASE WHEN j.attempts > 0 THEN ' (after ' || j.attempts || ' failed attempt(s); last: ' || coalesce(j.error, 'none') || ')' ELSE '' END,
+                   -- A miner's own words (error_code set, migration 0125) are named by their code only.
+                   || CASE WHEN j.attempts > 0 THEN ' (after ' || j.attempts || ' failed attempt(s); last: ' || coalesce(j.error_code, j.error, 'none') || ')' ELSE '' END,
+    error_code   = NULL,
     completed_at = now()
 FROM due AS d
 WHERE j.id = d.id

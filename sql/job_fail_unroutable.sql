@@ -26,6 +26,7 @@ WITH due AS (
 )
 UPDATE mia.jobs AS j
 SET status       = 'failed',
+    error_code   = NULL,
     error        = 'no_capable_miner: the job needs about ' || j.need_tokens
                    || ' tokens of context (prompt + max_tokens); the largest context online is '
                    || (SELECT max(coalesce(m.context_length, 2147483647))

@@ -43,6 +43,7 @@ WITH RECURSIVE models AS (
 )
 UPDATE mia.jobs AS j
 SET status       = 'failed',
+    error_code   = NULL,
     error        = CASE WHEN d.largest = 0
                         THEN 'no_capable_miner: no online miner serves the model ''' || d.model || ''''
                         ELSE 'no_capable_miner: the job needs about ' || j.need_tokens

@@ -1,6 +1,7 @@
 // How a job is shown to the business that submitted it.
 import type { JobRow } from '../store/rows.ts';
 import { finalStatuses } from '../store/rows.ts';
+import { failureReason } from '../jobs/failureReason.ts';
 
 export const queuedMessage = 'waiting for a miner; poll GET /job/{job_id}/result';
 
@@ -35,7 +36,7 @@ export function jobOutcome(job: JobRow) {
     tool_calls: Array.isArray(job.tool_calls) ? (job.tool_calls as object[]) : null,
     tokens_generated: job.tokens_generated,
     prompt_tokens: job.prompt_tokens,
-    error: job.status === 'completed' ? null : job.error,
+    error: failureReason(job),
     attempts: job.attempts,
     created_at: job.created_at,
     completed_at: job.completed_at,

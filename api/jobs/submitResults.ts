@@ -1,7 +1,7 @@
 // Applying miners' results: successes in one statement, failures in another,
 // then an explanation for every item that neither touched (fencing).
 import type { AppContext } from '../context.ts';
-import { jobs, type ResultCheckRow } from '../store/jobs.ts';
+import { jobs, type FailureCode, type ResultCheckRow } from '../store/jobs.ts';
 import type { JobStatus } from '../store/rows.ts';
 import { BadRequestError } from '../errors.ts';
 import { completeAndCredit, recordMinerEvents } from '../credits/creditResults.ts';
@@ -17,6 +17,8 @@ export type ResultItem = {
   prompt_tokens?: number;
   tool_calls?: object[] | null;
   error?: string;
+  /** The miner's class of its failure (our vocabulary: what the business is told). */
+  error_code?: FailureCode;
   lease_token: string;
 };
 
@@ -36,6 +38,29 @@ export function checkResultFields(item: ResultItem, where: string): void {
   if (item.tokens_generated === undefined) {
     throw new BadRequestError(`${where}tokens_generated is required when success is true`);
   }
+}
+
+/**
+ * Failure reports: the jobs go back (or are dead-lettered) with the miner's words for the
+ * operator and its code for the business. A context_exceeded report that carries
+ * llama-server's prompt count first raises the job's need, in the same transaction, so
+ * the next claim routes it to a miner whose context holds it (sql/job_need_raise.sql).
+ */
+async function failAttempts(ctx: AppContext, minerId: string, failures: readonly ResultItem[]) {
+  const reports = failures.map((i) => ({
+    job_id: i.job_id,
+    lease_token: i.lease_token,
+    error: i.error ?? 'the miner reported a failure without a reason',
+    error_code: i.error_code ?? 'unspecified',
+  }));
+  const tooLong = failures
+    .filter((i) => i.error_code === 'context_exceeded' && i.prompt_tokens !== undefined)
+    .map((i) => ({ job_id: i.job_id, lease_token: i.lease_token, prompt_tokens: i.prompt_tokens! }));
+  if (tooLong.length === 0) return jobs.failAttempt(ctx.db, minerId, reports, ctx.config.MIA_RETRY_BACKOFF_SECONDS);
+  return ctx.db.transaction(async (tx) => {
+    await jobs.raiseNeed(tx, minerId, tooLong);
+    return jobs.failAttempt(tx, minerId, reports, ctx.config.MIA_RETRY_BACKOFF_SECONDS);
+  });
 }
 
 function explain(item: ResultItem, row: ResultCheckRow | undefined, minerId: string): Outcome {
@@ -78,13 +103,7 @@ export async function submitResults(ctx: AppContext, minerId: string, items: rea
   const completed = new Set(credited?.completed ?? []);
   const cancelledCredited = new Set(credited?.cancelledCredited ?? []);
   const refused = new Map((credited?.refused ?? []).map((r) => [r.job_id, r] as const));
-  const failed = new Map(
-    failures.length === 0 ? [] : (await jobs.failAttempt(ctx.db, minerId, failures.map((i) => ({
-      job_id: i.job_id,
-      lease_token: i.lease_token,
-      error: i.error ?? 'the miner reported a failure without a reason',
-    })), ctx.config.MIA_RETRY_BACKOFF_SECONDS)).map((r) => [r.job_id, r.status] as const),
-  );
+  const failed = new Map(failures.length === 0 ? [] : (await failAttempts(ctx, minerId, failures)).map((r) => [r.job_id, r.status] as const));
 
   ctx.metrics.failed('reported_failure', failed.size);
   for (const refusal of refused.values()) {

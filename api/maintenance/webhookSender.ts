@@ -19,6 +19,7 @@ import { errorFields, log } from '../log.ts';
 import { legacySignature, signWebhook } from './webhookSignature.ts';
 import { resolveWebhookTarget, WebhookRefusedError } from './webhookTarget.ts';
 import { postWebhook } from './webhookPost.ts';
+import { failureReason } from '../jobs/failureReason.ts';
 
 export const webhookTaskName = 'mia.webhook_send';
 
@@ -43,6 +44,7 @@ const WebhookJobRow = z.object({
   tokens_generated: z.number().int().nullable(),
   prompt_tokens: z.number().int().nullable(),
   error: z.string().nullable(),
+  error_code: z.string().nullable(),
   attempts: z.number().int(),
   created_at: timestamp,
   completed_at: timestamp.nullable(),
@@ -103,7 +105,7 @@ export function webhookBody(
     tool_calls: job.tool_calls ?? null,
     tokens_generated: job.tokens_generated,
     prompt_tokens: job.prompt_tokens,
-    error: job.error,
+    error: failureReason(job),
     attempts: job.attempts,
     created_at: job.created_at,
     completed_at: job.completed_at,

@@ -17,6 +17,7 @@ import type { JobRow } from '../store/rows.ts';
 import type { ChatMessage } from '../chat/buildMessages.ts';
 import { modelsList } from '../store/models.ts';
 import { finishReason, relayOpenAi } from '../streaming/openAiRelay.ts';
+import { failureReason } from '../jobs/failureReason.ts';
 
 type CompletionBody = {
   model: string;
@@ -114,7 +115,7 @@ function completionOf(job: JobRow, model: string, maxTokens: number) {
  */
 export async function jobFailure(ctx: AppContext, job: JobRow | null, waitSeconds: number, cancelIfQueued: boolean): Promise<ApiError> {
   if (!job || isFinal(job)) {
-    return new ApiError(502, 'job_failed', `the job ${job?.status ?? 'vanished'}: ${job?.error ?? 'no reason given'}`);
+    return new ApiError(502, 'job_failed', `the job ${job?.status ?? 'vanished'}: ${(job && failureReason(job)) ?? 'no reason given'}`);
   }
   const noRetry = { 'X-Should-Retry': 'false' };
   if (job.status === 'queued' && cancelIfQueued && await cancelQueued(ctx, job.id, `no miner took the job within ${waitSeconds} s (MIA_OPENAI_WAIT_SECONDS)`)) {

@@ -44,7 +44,12 @@ export type SuccessResult = {
   tokens_generated: number;
   prompt_tokens: number | null;
 };
-export type FailureResult = { job_id: string; lease_token: string | null; error: string };
+/** error_code: set for a miner's own report; omitted (NULL) when the reason is the backend's (a refused result). */
+export type FailureResult = { job_id: string; lease_token: string | null; error: string; error_code?: FailureCode };
+/** A miner's failure in our words (jobs.error_code, migration 0125). */
+export const failureCodes = ['context_exceeded', 'invalid_request', 'generation_error', 'timeout', 'unavailable', 'unspecified'] as const;
+export type FailureCode = (typeof failureCodes)[number];
+export type ContextReport = { job_id: string; lease_token: string | null; prompt_tokens: number };
 
 const create = defineQuery<NewJob, typeof IdRow>('job_create', IdRow);
 const findByIdempotencyKey = defineQuery<{ business_id: string; idempotency_key: string }, typeof IdRow>(
@@ -74,6 +79,10 @@ const claimLock = defineQuery<{ miner_ids: readonly string[] }, z.ZodObject<{ lo
 const release = defineQuery<{ lease_tokens: readonly string[] }, typeof IdRow>('job_release', IdRow);
 const complete = defineQuery<{ miner_id: string; results: string }, typeof JobIdRow>('job_complete', JobIdRow);
 const FailRow = z.object({ job_id: z.uuid(), status: JobStatus });
+const raiseNeed = defineQuery<{ miner_id: string; reports: string }, z.ZodObject<{ job_id: z.ZodUUID; need_tokens: z.ZodNumber }>>(
+  'job_need_raise',
+  z.object({ job_id: z.uuid(), need_tokens: z.number().int() }),
+);
 const failAttempt = defineQuery<{ miner_id: string; results: string; retry_base_s: number }, typeof FailRow>('job_fail_attempt', FailRow);
 const ResultCheckRow = z.object({
   job_id: z.uuid(),
@@ -121,6 +130,9 @@ export const jobs = {
   /** `retryBaseSeconds`: the requeued job's wait before its next claim, doubled per attempt. */
   failAttempt: (db: CommonQueryMethods, minerId: string, results: readonly FailureResult[], retryBaseSeconds: number) =>
     db.any(failAttempt({ miner_id: minerId, results: JSON.stringify(results), retry_base_s: retryBaseSeconds })),
+  /** Context-exceeded reports raise their jobs' need (sql/job_need_raise.sql); before failAttempt, in its transaction. */
+  raiseNeed: (db: CommonQueryMethods, minerId: string, reports: readonly ContextReport[]) =>
+    db.any(raiseNeed({ miner_id: minerId, reports: JSON.stringify(reports) })),
   resultCheck: (db: DatabasePool, minerId: string, jobIds: readonly string[]) =>
     db.any(resultCheck({ miner_id: minerId, job_ids: jobIds })),
   cancel: async (db: DatabasePool, id: string, businessId: string | null, reason: string | null) =>

@@ -53,6 +53,8 @@ export const JobRow = z.object({
   tokens_generated: z.number().int().nullable(),
   prompt_tokens: z.number().int().nullable(),
   error: z.string().nullable(),
+  /** Set when `error` is a miner's own report: our class of it (api/jobs/failureReason.ts). */
+  error_code: z.string().nullable(),
   attempts: z.number().int(),
   max_attempts: z.number().int(),
   miner_id: z.uuid().nullable(),

@@ -26,6 +26,7 @@ import { jobIntegrity } from '../store/jobIntegrity.ts';
 import { ContactPolicy } from '../integrity/contacts.ts';
 import { givenTexts } from '../integrity/screenResults.ts';
 import { StreamGuard } from '../integrity/streamGuard.ts';
+import { failureReason } from '../jobs/failureReason.ts';
 
 export type Position = { attempt: number; offset: number; tools: number };
 
@@ -56,9 +57,9 @@ export function parsePosition(value: string | undefined): Position | null {
 function finalEvent(job: JobRow): StreamEvent {
   if (job.status === 'completed') return { event: 'done', data: jobOutcome(job) };
   if (job.status === 'cancelled') {
-    return { event: 'error', data: { error: { code: 'cancelled', message: `the job was cancelled: ${job.error ?? 'no reason given'}` } } };
+    return { event: 'error', data: { error: { code: 'cancelled', message: `the job was cancelled: ${failureReason(job) ?? 'no reason given'}` } } };
   }
-  return { event: 'error', data: { error: { code: 'job_failed', message: `the job failed after ${job.attempts} attempts: ${job.error ?? 'no reason given'}` } } };
+  return { event: 'error', data: { error: { code: 'job_failed', message: `the job failed after ${job.attempts} attempts: ${failureReason(job) ?? 'no reason given'}` } } };
 }
 
 async function guardFor(ctx: AppContext, jobId: string): Promise<ContactPolicy | null> {

@@ -81,6 +81,8 @@ export interface JobResult {
   prompt_tokens?: number;
   tool_calls?: unknown[] | null;
   error?: string;
+  /** With success false: the failure's class (openapi.yaml FailureCode). */
+  error_code?: string;
   lease_token: string;
 }
 

@@ -7,6 +7,7 @@ import type { LlamaEndpoint } from '../process/llamaSupervisor.ts';
 import type { Logger } from '../lib/log.ts';
 import { errorMessage } from '../lib/log.ts';
 import { StreamForwarder } from './streamForwarder.ts';
+import { classifyFailure, type ClassifiedFailure } from '../llama/failureCode.ts';
 
 export interface GenerateOptions {
   backend: Partial<Pick<BackendClient, 'postDeltas'>>;
@@ -24,6 +25,8 @@ export interface GenerateOptions {
 export interface Generation {
   completion?: Completion;
   error?: string;
+  /** Why there is no completion, in the backend's vocabulary (miner/llama/failureCode.ts). */
+  failure?: ClassifiedFailure;
   seconds: number;
 }
 
@@ -41,6 +44,7 @@ export async function generate(
   const attempts = options.localAttempts ?? 2;
   const started = performance.now();
   let error = 'llama-server is not ready';
+  let failure: ClassifiedFailure = { code: 'unavailable' };
   for (let attempt = 1; attempt <= attempts; attempt += 1) {
     if (abandon.aborted) break;
     // The endpoint tracks readiness itself (process state, health watch): probing
@@ -70,6 +74,7 @@ export async function generate(
     } catch (err) {
       if (abandon.aborted || leaseLost.signal.aborted) break;
       error = errorMessage(err);
+      failure = classifyFailure(err);
       // A timeout is not retried on this server: it may be hung (a deadlocked
       // llama-server still answers /health). The endpoint probes it and restarts it if
       // it is; the job goes back to the backend, which can give it to another miner.
@@ -91,7 +96,7 @@ export async function generate(
       void forwarder?.close();
     }
   }
-  return { error, seconds: (performance.now() - started) / 1000 };
+  return { error, failure, seconds: (performance.now() - started) / 1000 };
 }
 
 /** A forwarder for this job's output when streaming is on; a lost lease aborts `leaseLost`. */

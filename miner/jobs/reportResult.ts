@@ -25,7 +25,7 @@ type Outcome = 'accepted' | 'lease_lost' | 'rejected' | 'unsent';
 
 export async function reportResult(options: ReportResultOptions, job: ClaimedJob, generation: Generation): Promise<void> {
   const { logger, stats } = options;
-  const { completion, error, seconds } = generation;
+  const { completion, error, failure, seconds } = generation;
   const result: JobResult = completion
     ? {
         job_id: job.job_id,
@@ -42,6 +42,8 @@ export async function reportResult(options: ReportResultOptions, job: ClaimedJob
         session_id: job.session_id,
         success: false,
         error: (error ?? 'generation failed').slice(0, 4000),
+        error_code: failure?.code,
+        ...(failure?.promptTokens !== undefined ? { prompt_tokens: failure.promptTokens } : {}),
         lease_token: job.lease_token,
       };
   const outcome = await submit(options, result);

@@ -43,6 +43,8 @@ export class LlamaError extends Error {
     /** HTTP status; 0 when the connection failed or broke (server down or crashed). */
     readonly status: number,
     readonly type?: string,
+    /** With exceed_context_size_error: llama-server's own count of the prompt's tokens. */
+    readonly promptTokens?: number,
   ) {
     super(message);
   }
@@ -57,14 +59,16 @@ export class LlamaError extends Error {
 function answeredError(status: number, text: string): LlamaError {
   let message = text.slice(0, 500);
   let type: string | undefined;
+  let promptTokens: number | undefined;
   try {
-    const err = (JSON.parse(text) as { error?: { message?: string; type?: string } }).error;
+    const err = (JSON.parse(text) as { error?: { message?: string; type?: string; n_prompt_tokens?: unknown } }).error;
     message = err?.message ?? message;
     type = err?.type;
+    if (Number.isSafeInteger(err?.n_prompt_tokens)) promptTokens = err!.n_prompt_tokens as number;
   } catch {
     // not JSON: keep the raw text
   }
-  return new LlamaError(`llama-server answered ${status}: ${message}`, status, type);
+  return new LlamaError(`llama-server answered ${status}: ${message}`, status, type, promptTokens);
 }
 
 /** `POST /v1/chat/completions`, non-streaming (chatCompletionStream gives the same Completion). */
@@ -286,5 +290,6 @@ function connectionError(
   return new LlamaError(
     `llama-server connection failed: ${cause?.code ?? cause?.message ?? String(error)}`,
     0,
+    'connection',
   );
 }
