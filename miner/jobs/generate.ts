@@ -2,6 +2,8 @@
 // streamed output forwarded to the backend while it runs.
 import type { BackendClient, ClaimedJob } from '../backend/backendClient.ts';
 import type { Completion } from '../llama/llamaClient.ts';
+import type { ChatRequest } from '../llama/requestBody.ts';
+import { formatGrammar } from '../llama/formatGrammar.ts';
 import { chatCompletion, chatCompletionStream, LlamaError } from '../llama/llamaClient.ts';
 import type { LlamaEndpoint } from '../process/llamaSupervisor.ts';
 import type { Logger } from '../lib/log.ts';
@@ -66,10 +68,12 @@ export async function generate(
     };
     const call = { signal: leaseLost.signal, timeoutMs: options.generationTimeoutMs };
     const forwarder = forwarderFor(options, job, leaseLost);
+    const url = llama.url;
+    const run = (body: ChatRequest) => forwarder
+      ? chatCompletionStream(url, body, { ...call, onDelta: (delta) => forwarder.push(delta) })
+      : chatCompletion(url, body, call);
     try {
-      const completion = forwarder
-        ? await chatCompletionStream(llama.url, request, { ...call, onDelta: (delta) => forwarder.push(delta) })
-        : await chatCompletion(llama.url, request, call);
+      const completion = await withFormatFallback(request, run, logger, job.job_id);
       return { completion, seconds: (performance.now() - callStarted) / 1000 };
     } catch (err) {
       if (abandon.aborted || leaseLost.signal.aborted) break;
@@ -97,6 +101,34 @@ export async function generate(
     }
   }
   return { error, failure, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * llama-server builds `response_format`'s grammar itself; where it cannot (400 "Failed to
+ * initialize samplers": a model whose vocabulary lacks its chat template's special
+ * tokens), the job is tried once more with our plain grammar for the same format
+ * (miner/llama/formatGrammar.ts). Nothing was streamed: the failure comes before the first token.
+ */
+async function withFormatFallback(
+  request: ChatRequest,
+  run: (request: ChatRequest) => Promise<Completion>,
+  logger: Logger,
+  jobId: string,
+): Promise<Completion> {
+  try {
+    return await run(request);
+  } catch (error) {
+    const format = request.sampling?.response_format;
+    if (!(error instanceof LlamaError) || error.status !== 400 || !format || !/initiali[sz]e samplers/i.test(error.message)) throw error;
+    const fallback = formatGrammar(format);
+    if (!fallback) throw error;
+    if ('unsupported' in fallback) {
+      throw new LlamaError(`${error.message}; the fallback grammar cannot express it either: ${fallback.unsupported}`, 400, 'invalid_request_error');
+    }
+    logger.info('llama-server could not build the response_format grammar; retrying with our own', { job: jobId });
+    const { response_format: _dropped, ...sampling } = request.sampling!;
+    return run({ ...request, sampling: { ...sampling, grammar: fallback.grammar } });
+  }
 }
 
 /** A forwarder for this job's output when streaming is on; a lost lease aborts `leaseLost`. */

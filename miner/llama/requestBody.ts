@@ -15,6 +15,7 @@ export function chatRequestBody(request: ChatRequest, stream: boolean): Record<s
   const body: Record<string, unknown> = {
     // First, so they can never replace the job's own messages or limits.
     ...request.sampling,
+    ...(request.sampling?.response_format ? { response_format: llamaResponseFormat(request.sampling.response_format) } : {}),
     messages: request.messages,
     max_tokens: request.max_tokens,
     temperature: request.temperature,
@@ -27,4 +28,16 @@ export function chatRequestBody(request: ChatRequest, stream: boolean): Record<s
     if (request.tool_choice !== undefined && request.tool_choice !== null) body.tool_choice = request.tool_choice;
   }
   return body;
+}
+
+/**
+ * `json_object` as a JSON schema of any object: llama-server b1-80fb11a accepts
+ * `{type: "json_object"}` and then ignores it (plain text came back, README "Tests
+ * against the real llama-server"), while a schema is turned into a grammar. A schema the
+ * client sent with it (llama-server's extension) is kept.
+ */
+function llamaResponseFormat(format: unknown): unknown {
+  const f = format as { type?: string; schema?: unknown };
+  if (f?.type !== 'json_object') return format;
+  return { type: 'json_schema', json_schema: { name: 'json_object', schema: f.schema ?? { type: 'object' } } };
 }

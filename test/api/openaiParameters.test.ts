@@ -83,13 +83,21 @@ describe('OpenAI chat-completions parameters, through the miner to llama-server'
       response_format: { type: 'json_object' },
     });
     const content = completion.choices[0]!.message.content!;
+    if (real && completion.choices[0]!.finish_reason === 'length') {
+      // A random-weight model (tiny-random-llama) never closes a free-form JSON string
+      // within max_tokens; the grammar still holds it to a JSON object's prefix.
+      assert.match(content, /^\s*\{\s*("|\})/);
+      return;
+    }
     const parsed: unknown = JSON.parse(content);
     assert.equal(typeof parsed, 'object');
-    if (!real) assert.deepEqual(llamaRequests().at(-1)!.response_format, { type: 'json_object' });
+    // Sent as a schema of any object: llama-server ignores a bare json_object (miner/llama/requestBody.ts).
+    if (!real) assert.deepEqual(llamaRequests().at(-1)!.response_format, { type: 'json_schema', json_schema: { name: 'json_object', schema: { type: 'object' } } });
   });
 
   it('answers response_format json_schema with an object of that schema', async () => {
-    const schema = { type: 'object', properties: { status: { type: 'string' }, days: { type: 'integer' } }, required: ['status', 'days'], additionalProperties: false };
+    // Bounded strings: with them even a random-weight model's answer closes within max_tokens.
+    const schema = { type: 'object', properties: { status: { type: 'string', maxLength: 24 }, days: { type: 'integer' } }, required: ['status', 'days'], additionalProperties: false };
     const completion = await client().chat.completions.create({
       model: 'mia',
       messages: [{ role: 'user', content: 'When does order 17 arrive?' }],
@@ -99,6 +107,7 @@ describe('OpenAI chat-completions parameters, through the miner to llama-server'
     });
     const parsed = JSON.parse(completion.choices[0]!.message.content!) as { status: unknown; days: unknown };
     assert.equal(typeof parsed.status, 'string');
+    assert.ok((parsed.status as string).length <= 24);
     assert.equal(typeof parsed.days, 'number');
   });
 
