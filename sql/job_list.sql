@@ -5,8 +5,11 @@
 --
 -- Plans (EXPLAIN on 100k jobs, README "Reading conversations back"): per business, a
 -- backward range of jobs_business_created_idx (business_id, created_at, id), or of
--- jobs_session_idx when :session_id is given (migration 0130), stopping after :limit rows;
--- no sort. :status is a filter on that range (a rare status reads further back). Across
+-- jobs_session_idx when :session_id is given, or of jobs_business_unanswered_idx for
+-- :status failed or cancelled (migration 0130), stopping after :limit rows; no sort of the
+-- business's jobs. completed filters the range (most jobs are); queued reads the
+-- business's queued jobs by jobs_business_fair_idx and sorts those (its queue, not its
+-- history), running the running jobs by jobs_running_lease_idx (as many as slots). Across
 -- businesses the same per-business read runs for each business (at most :limit rows each)
 -- and only those are merged: no index on created_at alone, which every status change of
 -- every job would have to write.
