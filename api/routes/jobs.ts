@@ -6,7 +6,7 @@ import { webhookDeliveries } from '../store/webhookDeliveries.ts';
 import { awaitFinal } from '../jobs/awaitFinal.ts';
 import { principalOf } from '../http/auth.ts';
 import { isFinal, jobAccepted, jobOutcome } from '../http/jobOutcome.ts';
-import { ConflictError, NotFoundError } from '../errors.ts';
+import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { JobRow } from '../store/rows.ts';
 import { jobHistory } from '../store/jobHistory.ts';
@@ -39,6 +39,9 @@ export function jobRoutes(ctx: AppContext): Router {
       since: optional(req.query.since),
       until: optional(req.query.until),
     };
+    if (filters.since !== null && filters.until !== null && Date.parse(filters.since) > Date.parse(filters.until)) {
+      throw new BadRequestError('since: must not be after until');
+    }
     const rows = principal.kind === 'business' && asked !== null && asked !== businessId ? [] : await jobHistory.list(ctx.db, filters, before, limit + 1);
     const page = pageOf(rows, limit);
     res.json({ jobs: page.rows.map(({ id, cursor_at: _cursor, ...job }) => ({ job_id: id, ...job })), next_cursor: page.next_cursor });

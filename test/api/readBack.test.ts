@@ -9,9 +9,9 @@ import { withClient } from '../support/database.ts';
 type Page = { next_cursor: string | null } & Record<string, unknown>;
 
 /** Every row of a list, page by page; fails on a page that repeats a row. */
-async function walk(api: TestApi, path: string, token: string, key: string, limit: number): Promise<{ rows: Record<string, unknown>[]; pages: number }> {
+async function walk(api: TestApi, path: string, token: string, key: string, limit: number, from: string | null = null): Promise<{ rows: Record<string, unknown>[]; pages: number }> {
   const rows: Record<string, unknown>[] = [];
-  let cursor: string | null = null;
+  let cursor: string | null = from;
   let pages = 0;
   do {
     const sep = path.includes('?') ? '&' : '?';
@@ -143,6 +143,18 @@ describe('reading conversations back', () => {
     assert.deepEqual(ids(operatorTranscript.rows).sort(), [...others].sort());
   });
 
+  it('keeps its place while new jobs arrive between pages: nothing repeats, nothing is skipped', async () => {
+    const business = await createBusiness(api);
+    const session = `busy-${randomUUID()}`;
+    const inserted = await insertJobs(api, business, session, 12, 1);
+    const first = await api.request('GET', `/jobs?session_id=${session}&limit=5`, { token: business.api_key });
+    // An OFFSET would now shift by two and repeat rows of the first page.
+    await submitChat(api, business, { session_id: session });
+    await submitChat(api, business, { session_id: session });
+    const rest = await walk(api, `/jobs?session_id=${session}`, business.api_key, 'jobs', 5, first.body.next_cursor);
+    assert.deepEqual([...ids(first.body.jobs), ...ids(rest.rows)], [...inserted].reverse());
+  });
+
   it('filters jobs by creation time: since inclusive, until exclusive', async () => {
     const business = await createBusiness(api);
     const session = `times-${randomUUID()}`;
@@ -150,6 +162,9 @@ describe('reading conversations back', () => {
     const range = await api.request('GET', `/jobs?session_id=${session}&since=${encodeURIComponent('2026-11-01T00:00:03Z')}&until=${encodeURIComponent('2026-11-01T00:00:07Z')}`, { token: business.api_key });
     assert.equal(range.status, 200, range.text);
     assert.deepEqual(ids(range.body.jobs), inserted.slice(3, 7).reverse());
+    const backwards = await api.request('GET', `/jobs?since=${encodeURIComponent('2026-11-02T00:00:00Z')}&until=${encodeURIComponent('2026-11-01T00:00:00Z')}`, { token: business.api_key });
+    assert.equal(backwards.status, 400);
+    assert.match(backwards.body.error.message, /since/);
     const none = await api.request('GET', `/jobs?status=running&session_id=${session}`, { token: business.api_key });
     assert.deepEqual(none.body, { jobs: [], next_cursor: null });
   });
