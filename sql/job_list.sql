@@ -17,7 +17,7 @@ SELECT p.*
 FROM mia.businesses AS b
 CROSS JOIN LATERAL (
   SELECT j.id, j.business_id, j.session_id, j.status, j.model, j.attempts, j.tokens_generated,
-         CASE WHEN j.status IN ('failed', 'cancelled') THEN j.error END AS failure_reason,
+         CASE WHEN j.status IN ('failed', 'cancelled') THEN j.error END AS error, j.error_code,
          j.created_at, j.completed_at,
          to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
   FROM mia.jobs AS j

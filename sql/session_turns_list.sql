@@ -11,7 +11,7 @@ SELECT j.id, j.status, j.model, j.prompt AS message,
        j.tokens_generated, j.prompt_tokens, j.attempts,
        -- error also holds the reason of an attempt that was retried: only a job that
        -- ended without an answer has a failure reason.
-       CASE WHEN j.status IN ('failed', 'cancelled') THEN j.error END AS failure_reason,
+       CASE WHEN j.status IN ('failed', 'cancelled') THEN j.error END AS error, j.error_code,
        j.created_at, j.completed_at,
        to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
 FROM mia.jobs AS j

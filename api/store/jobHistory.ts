@@ -6,6 +6,7 @@ import type { DatabasePool } from 'slonik';
 import { defineQuery } from '../db/defineQuery.ts';
 import { JobStatus, timestamp } from './rows.ts';
 import type { Position } from '../http/cursor.ts';
+import { failureReason } from '../jobs/failureReason.ts';
 
 const TurnRow = z.object({
   id: z.uuid(),
@@ -16,7 +17,8 @@ const TurnRow = z.object({
   tokens_generated: z.number().int().nullable(),
   prompt_tokens: z.number().int().nullable(),
   attempts: z.number().int(),
-  failure_reason: z.string().nullable(),
+  error: z.string().nullable(),
+  error_code: z.string().nullable(),
   created_at: timestamp,
   completed_at: timestamp.nullable(),
   cursor_at: z.string(),
@@ -35,7 +37,8 @@ const JobListRow = z.object({
   model: z.string().nullable(),
   attempts: z.number().int(),
   tokens_generated: z.number().int().nullable(),
-  failure_reason: z.string().nullable(),
+  error: z.string().nullable(),
+  error_code: z.string().nullable(),
   created_at: timestamp,
   completed_at: timestamp.nullable(),
   cursor_at: z.string(),
@@ -44,11 +47,16 @@ export type JobListRow = z.infer<typeof JobListRow>;
 export type JobFilters = { business_id: string | null; status: string | null; session_id: string | null; since: string | null; until: string | null };
 const list = defineQuery<JobFilters & { before_at: string; before_id: string; limit: number }, typeof JobListRow>('job_list', JobListRow);
 
+/** A row with its failure reason as the business may read it (api/jobs/failureReason.ts): a miner's own words never. */
+function withFailureReason<T extends { status: string; error: string | null; error_code: string | null }>({ error, error_code, ...row }: T) {
+  return { ...row, failure_reason: failureReason({ status: row.status, error, error_code }) };
+}
+
 export const jobHistory = {
   /** Up to `limit` turns of the session after `after`, oldest first. */
-  sessionTurns: (db: DatabasePool, businessId: string, sessionId: string, after: Position, limit: number) =>
-    db.any(turns({ business_id: businessId, session_id: sessionId, after_at: after.at, after_id: after.id, limit })),
+  sessionTurns: async (db: DatabasePool, businessId: string, sessionId: string, after: Position, limit: number) =>
+    (await db.any(turns({ business_id: businessId, session_id: sessionId, after_at: after.at, after_id: after.id, limit }))).map(withFailureReason),
   /** Up to `limit` jobs before `before`, newest first. */
-  list: (db: DatabasePool, filters: JobFilters, before: Position, limit: number) =>
-    db.any(list({ ...filters, before_at: before.at, before_id: before.id, limit })),
+  list: async (db: DatabasePool, filters: JobFilters, before: Position, limit: number) =>
+    (await db.any(list({ ...filters, before_at: before.at, before_id: before.id, limit }))).map(withFailureReason),
 };
