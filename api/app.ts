@@ -25,6 +25,8 @@ import { creditRoutes } from './routes/credits.ts';
 import { usageRoutes } from './routes/usage.ts';
 import { minerStreamRoutes } from './routes/minerStream.ts';
 import { streamRoutes } from './routes/streams.ts';
+import { sessionRoutes } from './routes/sessions.ts';
+import { queueRoutes } from './routes/queue.ts';
 import { requestId } from './http/requestId.ts';
 import { accessLog } from './http/accessLog.ts';
 
@@ -66,7 +68,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(finiteQuery());
   // After the validator, so the caller is known; before the handlers, so a refused request costs nothing.
   app.use(rateLimits(ctx));
-  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, minerStreamRoutes, streamRoutes, openAiRoutes, responsesRoutes, creditRoutes, usageRoutes]) {
+  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, minerStreamRoutes, streamRoutes, openAiRoutes, responsesRoutes, creditRoutes, usageRoutes, sessionRoutes, queueRoutes]) {
     app.use(routes(ctx));
   }
   app.use(errorHandler);

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'miner_suspended'
   | 'miner_held'
   | 'not_found'
+  | 'session_not_found'
   | 'method_not_allowed'
   | 'payload_too_large'
   | 'unsupported_media_type'
@@ -102,6 +103,13 @@ export class BudgetExceededError extends ApiError {
 export class NotFoundError extends ApiError {
   constructor(message: string) {
     super(404, 'not_found', message);
+  }
+}
+
+/** GET /sessions/{session_id}: the business has no job in that session (another's session reads the same). */
+export class SessionNotFoundError extends ApiError {
+  constructor(sessionId: string) {
+    super(404, 'session_not_found', `no session ${JSON.stringify(sessionId.slice(0, 128))} among this business's jobs`);
   }
 }
 

@@ -5,7 +5,8 @@ import { businesses } from '../store/businesses.ts';
 import { creditReports } from '../store/creditReports.ts';
 import { generateSecret, hashSecret } from '../auth/secrets.ts';
 import { principalOf } from '../http/auth.ts';
-import { NotFoundError } from '../errors.ts';
+import { ForbiddenError, NotFoundError } from '../errors.ts';
+import { decodeCursor, listStart, pageLimit, pageOf } from '../http/cursor.ts';
 import { generateWebhookSecret } from '../maintenance/webhookSignature.ts';
 import type { BusinessRow } from '../store/rows.ts';
 
@@ -46,6 +47,21 @@ export function businessRoutes(ctx: AppContext): Router {
       api_key: apiKey,
       webhook_secret: webhookSecret,
       business: present(row),
+    });
+  });
+
+  router.get('/businesses', async (req, res) => {
+    // Declared for business keys too, so a business hears "not yours" (403), not "bad key" (401).
+    if ((await principalOf(ctx, req)).kind !== 'operator') throw new ForbiddenError('GET /businesses is for the operator token only');
+    const limit = pageLimit(req.query);
+    const after = decodeCursor(req.query.cursor) ?? listStart.ascending;
+    const page = pageOf(await businesses.list(ctx.db, after, limit + 1), limit);
+    res.json({
+      businesses: page.rows.map(({ jobs_this_month, tokens_this_month, monthly_token_budget, reserved, cursor_at: _cursor, ...row }) => ({
+        ...present(row),
+        usage: { jobs_this_month, tokens_this_month, monthly_token_budget, reserved },
+      })),
+      next_cursor: page.next_cursor,
     });
   });
 

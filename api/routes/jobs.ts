@@ -9,14 +9,40 @@ import { isFinal, jobAccepted, jobOutcome } from '../http/jobOutcome.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { JobRow } from '../store/rows.ts';
+import { jobHistory } from '../store/jobHistory.ts';
+import { decodeCursor, listStart, pageLimit, pageOf } from '../http/cursor.ts';
 
 /** Another business's job is reported as missing, not forbidden: its existence is not ours to tell. */
 function visibleTo(principal: Principal, job: JobRow | null): job is JobRow {
   return job !== null && (principal.kind === 'operator' || (principal.kind === 'business' && principal.businessId === job.business_id));
 }
 
+/** An optional string query parameter (the validator has checked its shape). */
+function optional(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
 export function jobRoutes(ctx: AppContext): Router {
   const router = Router();
+
+  router.get('/jobs', async (req, res) => {
+    const principal = await principalOf(ctx, req);
+    const asked = optional(req.query.business_id);
+    // A business's list is its own, whatever business_id it names: another's is empty, as if it had none.
+    const businessId = principal.kind === 'business' ? principal.businessId : asked;
+    const limit = pageLimit(req.query);
+    const before = decodeCursor(req.query.cursor) ?? listStart.descending;
+    const filters = {
+      business_id: businessId,
+      status: optional(req.query.status),
+      session_id: optional(req.query.session_id),
+      since: optional(req.query.since),
+      until: optional(req.query.until),
+    };
+    const rows = principal.kind === 'business' && asked !== null && asked !== businessId ? [] : await jobHistory.list(ctx.db, filters, before, limit + 1);
+    const page = pageOf(rows, limit);
+    res.json({ jobs: page.rows.map(({ id, cursor_at: _cursor, ...job }) => ({ job_id: id, ...job })), next_cursor: page.next_cursor });
+  });
 
   router.get('/job/:job_id/result', async (req, res) => {
     const principal = await principalOf(ctx, req);

@@ -9,6 +9,7 @@ import { ConflictError, NotFoundError, UnauthorizedError } from '../errors.ts';
 import { bearerToken } from '../auth/principal.ts';
 import type { MinerRow } from '../store/rows.ts';
 import { RegistrationPolicy } from '../auth/registrationPolicy.ts';
+import { decodeCursor, listStart, pageLimit, pageOf } from '../http/cursor.ts';
 
 type Registration = {
   name: string;
@@ -22,6 +23,30 @@ type Registration = {
   slots?: number;
   enrolment_token?: string;
 };
+
+/** What the operator (with the address) and miners see of a miner. */
+function fullView({ id, ip_address, cursor_at: _cursor, ...rest }: MinerRow & { cursor_at: string }, withAddress: boolean) {
+  return { miner_id: id, ...rest, ...(withAddress ? { ip_address } : {}) };
+}
+
+/**
+ * A business sees capacity, not people: no name, GPU description, reason text or address
+ * (what a miner types is the miner's, and a business needs none of it to route its jobs).
+ */
+function businessView(row: MinerRow) {
+  return {
+    miner_id: row.id,
+    status: row.status,
+    model: row.model,
+    context_length: row.context_length,
+    slots: row.slots,
+    job_count: row.job_count,
+    total_tokens_generated: row.total_tokens_generated,
+    tokens_per_second: row.tokens_per_second,
+    created_at: row.created_at,
+    last_active: row.last_active,
+  };
+}
 
 export function minerRoutes(ctx: AppContext): Router {
   const router = Router();
@@ -109,13 +134,12 @@ export function minerRoutes(ctx: AppContext): Router {
 
   router.get('/miners', async (req, res) => {
     const principal = await principalOf(ctx, req);
-    const rows = await miners.list(ctx.db);
+    const limit = pageLimit(req.query);
+    const after = decodeCursor(req.query.cursor) ?? listStart.ascending;
+    const page = pageOf(await miners.list(ctx.db, after, limit + 1), limit);
     res.json({
-      miners: rows.map(({ id, ip_address, ...rest }) => ({
-        miner_id: id,
-        ...rest,
-        ...(principal.kind === 'operator' ? { ip_address } : {}),
-      })),
+      miners: page.rows.map((row) => (principal.kind === 'business' ? businessView(row) : fullView(row, principal.kind === 'operator'))),
+      next_cursor: page.next_cursor,
     });
   });
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { DatabasePool } from 'slonik';
 import { defineQuery } from '../db/defineQuery.ts';
 import { BusinessRow, IdRow } from './rows.ts';
+import type { Position } from '../http/cursor.ts';
 
 type NewBusiness = {
   name: string;
@@ -37,10 +38,20 @@ const findByKeyHash = defineQuery<{ api_key_hash: string }, typeof BusinessAuthR
   'business_find_by_key_hash',
   BusinessAuthRow,
 );
+const BusinessListRow = BusinessRow.extend({
+  jobs_this_month: z.number().int(),
+  tokens_this_month: z.number(),
+  monthly_token_budget: z.number().nullable(),
+  reserved: z.number(),
+  cursor_at: z.string(),
+});
+const list = defineQuery<{ after_at: string; after_id: string; limit: number }, typeof BusinessListRow>('business_list', BusinessListRow);
 
 export const businesses = {
   create: (db: DatabasePool, business: NewBusiness) => db.one(create(business)),
   get: (db: DatabasePool, id: string) => db.maybeOne(get({ id })),
+  /** Up to `limit` businesses after `after`, oldest first, with this month's usage. */
+  list: (db: DatabasePool, after: Position, limit: number) => db.any(list({ after_at: after.at, after_id: after.id, limit })),
   update: (db: DatabasePool, changes: BusinessChanges) => db.maybeOne(update(changes)),
   rotateKey: (db: DatabasePool, id: string, apiKeyHash: string) =>
     db.maybeOne(rotateKey({ id, api_key_hash: apiKeyHash })),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CommonQueryMethods, DatabasePool } from 'slonik';
 import { defineQuery } from '../db/defineQuery.ts';
 import { IdRow, MinerRow } from './rows.ts';
+import type { Position } from '../http/cursor.ts';
 
 export type MinerSpecs = {
   name: string;
@@ -25,7 +26,8 @@ type NewMiner = MinerSpecs & { auth_key_hash: string; registered_from: string | 
 const register = defineQuery<NewMiner, typeof IdRow>('miner_register', IdRow);
 const updateSpecs = defineQuery<MinerSpecs & { id: string }, typeof IdRow>('miner_update_specs', IdRow);
 const findByKeyHash = defineQuery<{ auth_key_hash: string }, typeof IdRow>('miner_find_by_key_hash', IdRow);
-const list = defineQuery<Record<string, never>, typeof MinerRow>('miner_list', MinerRow);
+const MinerListRow = MinerRow.extend({ cursor_at: z.string() });
+const list = defineQuery<{ after_at: string; after_id: string; limit: number }, typeof MinerListRow>('miner_list', MinerListRow);
 const HeartbeatJobsRow = z.object({ leases_extended: z.number(), jobs_released: z.number(), leases_lost: z.array(z.uuid()) });
 /** Per-job leases (sql/miner_heartbeat_jobs.sql): the lease tokens the miner is working on, and the bounds. */
 export type HeartbeatLeases = { running: readonly string[]; lease_max_s: number; claim_grace_s: number };
@@ -49,7 +51,8 @@ export const miners = {
   updateSpecs: (db: DatabasePool, specs: MinerSpecs & { id: string }) => db.maybeOne(updateSpecs(specs)),
   findByKeyHash: (db: DatabasePool, authKeyHash: string) =>
     db.maybeOne(findByKeyHash({ auth_key_hash: authKeyHash })),
-  list: (db: DatabasePool) => db.any(list({})),
+  /** Up to `limit` miners after `after`, oldest first. */
+  list: (db: DatabasePool, after: Position, limit: number) => db.any(list({ after_at: after.at, after_id: after.id, limit })),
   heartbeat: (
     db: DatabasePool,
     minerId: string,
