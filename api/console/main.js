@@ -69,6 +69,7 @@ function showConsole() {
   byId('sign-in').hidden = true;
   byId('console').hidden = false;
   byId('sign-out').hidden = false;
+  byId('refresh').hidden = false;
   openLinkedSession = true;
   timers = [every(pollSeconds, pollQueue), every(listsEverySeconds, refreshLists)];
 }
@@ -79,6 +80,7 @@ function showSignIn(message = '') {
   queue.reset();
   byId('console').hidden = true;
   byId('sign-out').hidden = true;
+  byId('refresh').hidden = true;
   byId('sign-in').hidden = false;
   byId('freshness').textContent = '';
   byId('sign-in-error').textContent = message;
@@ -110,6 +112,11 @@ byId('sign-in-form').addEventListener('submit', async (event) => {
   operatorToken.set(token);
   byId('token').value = '';
   showConsole();
+});
+
+byId('refresh').addEventListener('click', () => {
+  void pollQueue();
+  void refreshLists();
 });
 
 byId('sign-out').addEventListener('click', () => {

@@ -20,7 +20,8 @@ export function queuePanel() {
       cursor: { drag: { x: false, y: false } },
       // UTC, as every other time on the console.
       tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), 'Etc/UTC'),
-      scales: { x: { time: true }, jobs: { range: (_u, _min, max) => [0, Math.max(4, max * 1.1)] }, seconds: { range: (_u, _min, max) => [0, Math.max(10, max * 1.1)] } },
+      // A lone first sample would otherwise stretch the time axis over years.
+      scales: { x: { time: true, range: (_u, min, max) => (max - min < 30 ? [min, min + 30] : [min, max]) }, jobs: { range: (_u, _min, max) => [0, Math.max(4, max * 1.1)] }, seconds: { range: (_u, _min, max) => [0, Math.max(10, max * 1.1)] } },
       series: [
         {},
         { label: 'Queued', scale: 'jobs', stroke: '#2563eb', width: 2, fill: 'rgba(37, 99, 235, 0.08)', value: (_u, v) => count(v) },

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, ConsoleMessage, Page } from 'playwright-core';
-import { useTestApi, type TestApi } from '../support/apiServer.ts';
+import { startTestApi, useTestApi, type TestApi } from '../support/apiServer.ts';
 import { launchChromium } from '../support/browser.ts';
-import { emptyQueue, withClient } from '../support/database.ts';
+import { withClient } from '../support/database.ts';
 import { claimJob, createBusiness, postResult, registerMiner, submitChat, type TestBusiness, type TestMiner } from '../support/factories.ts';
 
 // The page's document, as the functions passed to page.waitForFunction see it (they run
@@ -214,76 +214,91 @@ describe('operator console', function () {
 
     if (screenshots) {
       it('writes the README screenshots to docs/screenshots/ (MIA_SCREENSHOTS=1)', async () => {
-        await screenshotScene(api, browser);
+        await screenshotScene(browser);
       });
     }
   });
 });
 
 /**
- * A fuller scene than the test needs: a few miners and businesses, and a queue that
- * rises and falls while the console samples it twice a second, so the chart has a shape.
+ * A fuller scene than the test needs, on an API of its own: a few miners and businesses,
+ * and a queue that fills while miners take and answer jobs, sampled by the console
+ * twice a second so the chart has a shape. Miners answer a few samples after claiming,
+ * so their tokens per second look like a GPU's, not like an instant test double's.
  */
-async function screenshotScene(api: TestApi, browser: Browser) {
+async function screenshotScene(browser: Browser) {
   mkdirSync(screenshotDirectory, { recursive: true });
-  await emptyQueue(api.databaseUrl); // the scene's own jobs only
-  const bistro = await createBusiness(api, { name: 'Bistro Nord' });
-  const fixit = await createBusiness(api, { name: 'FixIt Phones' });
-  const miners = [
-    await registerMiner(api, { name: 'lab-a100', gpu_name: 'NVIDIA A100-SXM4-80GB', gpu_memory_mb: 81920, model: 'qwen2.5-7b-instruct-q4_k_m.gguf', context_length: 32768, slots: 4 }),
-    await registerMiner(api, { name: 'attic-3090', gpu_name: 'NVIDIA GeForce RTX 3090', gpu_memory_mb: 24576, model: 'qwen2.5-7b-instruct-q4_k_m.gguf', context_length: 16384, slots: 2 }),
-  ];
-  const draining = await registerMiner(api, { name: 'studio-4070', gpu_name: 'NVIDIA GeForce RTX 4070', gpu_memory_mb: 12282, model: 'llama-3.2-3b-instruct-q8_0.gguf', context_length: 8192, slots: 1 });
-  await api.request('POST', `/miner/${draining.miner_id}/status`, { token: draining.auth_key, body: { status: 'draining' } });
-  await answeredChat(api, bistro, miners[0]!, 'Können wir am Samstag für 6 Personen reservieren?', 'tisch-12', 'Ja, am Samstag haben wir ab 18 Uhr einen Tisch für 6 Personen frei.');
-  await answeredChat(api, fixit, miners[1]!, 'How long does a screen repair take?', 'ticket-311', 'Most screen repairs take about an hour; we will text you when it is ready.');
-  const fixitUsage = await api.request('GET', `/businesses/${fixit.id}/usage`, { token: api.adminToken });
-  await setBudget(api, fixit, Math.ceil(fixitUsage.body.budget.used_this_month * 1.15));
-  await failedChat(api, fixit, miners[1]!, 'Can you unlock my phone?', 'ticket-312', 'llama-server exited (signal 9) while generating');
-  await setBudget(api, bistro, 50_000);
-
+  const api = await startTestApi();
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 });
   try {
+    const bistro = await createBusiness(api, { name: 'Bistro Nord' });
+    const fixit = await createBusiness(api, { name: 'FixIt Phones' });
+    const velo = await createBusiness(api, { name: 'Velo Bikes' });
+    await createBusiness(api, { name: 'Café Lumen' });
+    const qwen = 'qwen2.5-7b-instruct-q4_k_m.gguf';
+    const miners = [
+      await registerMiner(api, { name: 'lab-a100', gpu_name: 'NVIDIA A100-SXM4-80GB', gpu_memory_mb: 81920, model: qwen, context_length: 32768, slots: 4 }),
+      await registerMiner(api, { name: 'attic-3090', gpu_name: 'NVIDIA GeForce RTX 3090', gpu_memory_mb: 24576, model: qwen, context_length: 16384, slots: 2 }),
+    ];
+    const draining = await registerMiner(api, { name: 'studio-4070', gpu_name: 'NVIDIA GeForce RTX 4070', gpu_memory_mb: 12282, model: 'llama-3.2-3b-instruct-q8_0.gguf', context_length: 8192, slots: 1 });
+    await api.request('POST', `/miner/${draining.miner_id}/status`, { token: draining.auth_key, body: { status: 'draining' } });
+    await failedChat(api, fixit, miners[1]!, 'Can you unlock my phone?', 'ticket-312', 'llama-server exited (signal 9) while generating');
+
     await page.goto(`${api.url}/console?poll=0.5`);
     await page.fill('#token', api.adminToken);
     await page.click('#sign-in-form button[type=submit]');
     await page.locator('#queue-chart .uplot').waitFor();
-    const samples = async () => Number(await page.getAttribute('#queue-chart', 'data-samples'));
     const afterSamples = async (n: number) => {
-      const target = (await samples()) + n;
+      const target = Number(await page.getAttribute('#queue-chart', 'data-samples')) + n;
       await page.waitForFunction((t) => Number(document.querySelector('#queue-chart')?.getAttribute('data-samples')) >= t, target, { timeout: 30_000 });
     };
-    // The queue fills, miners take some, more arrive, then it drains.
-    const customers = [bistro, fixit];
-    const claimed: { miner: TestMiner; job: { job_id: string; lease_token: string; session_id: string } }[] = [];
-    for (let step = 0; step < 14; step++) {
-      if (step < 8) for (let i = 0; i < 1 + (step % 3); i++) await submitChat(api, customers[(step + i) % 2]!, { message: `Question ${step}.${i}`, session_id: `scene-${step}-${i}` });
-      if (step >= 4 && step < 10) {
-        const miner = miners[step % 2]!;
-        const job = await claimJob(api, miner);
-        if (job.status === 200) claimed.push({ miner, job: job.body });
+
+    type Claimed = { miner: TestMiner; job: { job_id: string; lease_token: string; session_id: string }; answer: string };
+    const running: Claimed[] = [];
+    const reply = 'Thanks for asking! Here is what you need to know: we are open Monday to Saturday from 9:00 to 18:00, and you can book online or just drop by; most requests are handled the same day.';
+    const answers = new Map<string, string[]>([
+      ['tisch-12', ['Ja, am Samstag haben wir ab 18 Uhr einen Tisch für 6 Personen frei.', 'Ja: drei vegetarische Hauptgerichte, und die Suppe des Tages ist vegan.']],
+      ['cust-88', ['About 30 minutes per wheel; you can wait in the shop.']],
+    ]);
+    const take = async (miner: TestMiner) => {
+      const job = await claimJob(api, miner);
+      if (job.status === 200) running.push({ miner, job: job.body, answer: answers.get(job.body.session_id)?.shift() ?? reply });
+    };
+    await submitChat(api, bistro, { message: 'Können wir am Samstag für 6 Personen reservieren?', session_id: 'tisch-12' });
+    await take(miners[0]!);
+    await submitChat(api, velo, { message: 'How long does a tubeless conversion take?', session_id: 'cust-88' });
+    await take(miners[1]!);
+    await submitChat(api, bistro, { message: 'Und habt ihr vegetarische Gerichte?', session_id: 'tisch-12' });
+    const customers = [bistro, fixit, velo];
+    for (let step = 0; step < 16; step++) {
+      for (let i = 0; i < (step < 10 ? 1 + (step % 3) : step % 2); i++) {
+        await submitChat(api, customers[(step + i) % 3]!, { message: `Question ${step}.${i}`, session_id: `scene-${step}-${i}` });
       }
-      if (step >= 8) {
-        for (const { miner, job } of claimed.splice(0, 2)) await postResult(api, miner, job, { output: 'Answered.', tokens_generated: 30 });
-        for (const miner of miners) {
-          const job = await claimJob(api, miner);
-          if (job.status === 200) claimed.push({ miner, job: job.body });
-        }
+      if (step >= 3 && step % 2 === 1) {
+        // About four bytes a token, as for English text (the API refuses more tokens than bytes).
+        for (const done of running.splice(0, 2)) await postResult(api, done.miner, done.job, { output: done.answer, tokens_generated: Math.ceil(Buffer.byteLength(done.answer) / 4) });
+        for (const miner of miners) await take(miner);
       }
       await afterSamples(2);
     }
-    // Requery the lists so the shots show the latest counters.
-    await page.reload();
-    await page.locator('#queue-chart .uplot').waitFor();
-    await page.locator('#miners-rows tr').first().waitFor();
-    await page.locator('#jobs-rows tr').first().waitFor();
+    const usage = async (business: TestBusiness) => {
+      await setBudget(api, business, 1_000_000); // the usage report has the month's tokens once there is a budget
+      return (await api.request('GET', `/businesses/${business.id}/usage`, { token: api.adminToken })).body.budget.used_this_month as number;
+    };
+    await setBudget(api, bistro, Math.ceil((await usage(bistro)) * 2.8));
+    await setBudget(api, fixit, Math.ceil((await usage(fixit)) * 1.15 + 1));
+    await setBudget(api, velo, 5000);
+    await page.click('#refresh');
+    await page.locator(`#businesses-rows tr:nth-child(2) .bar`).waitFor();
+    await afterSamples(1);
     await page.screenshot({ path: path.join(screenshotDirectory, 'console.png'), fullPage: true });
 
     await page.selectOption('#jobs-status', 'completed');
-    await page.locator('#jobs-rows tr button.open-session', { hasText: 'tisch-12' }).click();
-    await page.locator('#conversation-turns li .answer').first().waitFor();
+    await page.locator('#jobs-rows tr button.open-session', { hasText: 'tisch-12' }).first().click();
+    await page.locator('#conversation-turns li:nth-child(2) .answer').waitFor();
     await page.locator('#conversation').screenshot({ path: path.join(screenshotDirectory, 'console-conversation.png') });
   } finally {
     await page.close();
+    await api.close();
   }
 }
