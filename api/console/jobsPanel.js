@@ -1,6 +1,6 @@
 // Jobs, newest first (GET /jobs), failed ones by default with the reason they failed,
-// and one click to put a failed, cancelled or stuck job back in the queue
-// (POST /job/{job_id}/requeue).
+// and one click to put a failed or cancelled job back in the queue
+// (POST /job/{job_id}/requeue); a running (perhaps stuck) one after a confirmation.
 import { api, loadPages } from './api.js';
 import { byId, h, replaceRows, showError } from './dom.js';
 import { count, dateTime, shortId } from './format.js';
@@ -47,6 +47,8 @@ export function jobsPanel({ businessName, onOpenSession, onRequeued }) {
     if (requeueable.has(job.status)) {
       const button = h('button', { type: 'button', className: 'requeue', title: `Requeue job ${shortId(job.job_id)}` }, 'Requeue');
       button.addEventListener('click', async () => {
+        // A running job's miner may still be working on it: requeueing throws that work away.
+        if (job.status === 'running' && !window.confirm(`Job ${shortId(job.job_id)} is running. Revoke its lease and queue it again?`)) return;
         button.disabled = true;
         try {
           const requeued = await api(`/job/${encodeURIComponent(job.job_id)}/requeue`, { method: 'POST' });

@@ -206,6 +206,12 @@ describe('operator console', function () {
         await page.locator('#sign-in').waitFor({ state: 'visible' });
         assert.equal(await page.evaluate(() => sessionStorage.getItem('mia.operatorToken')), null);
 
+        // A token the API stops accepting (rotated, mistyped) signs the console out.
+        await page.evaluate(() => sessionStorage.setItem('mia.operatorToken', 'not-the-token-any-more'));
+        await page.reload();
+        await waitForText(page, '#sign-in-error', 'refused the token');
+        assert.equal(await page.evaluate(() => sessionStorage.getItem('mia.operatorToken')), null);
+
         assert.deepEqual(errors, [], 'no script error and no Content-Security-Policy violation');
       } finally {
         await page.close();
