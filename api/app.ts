@@ -1,6 +1,6 @@
-// The Express application: docs, then the OpenAPI validator (request shapes
-// and authentication as declared in openapi.yaml), then one router per tag,
-// then the one error handler.
+// The Express application: docs and the operator console, then the OpenAPI
+// validator (request shapes and authentication as declared in openapi.yaml), then
+// one router per tag, then the one error handler.
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { AppContext } from './context.ts';
@@ -12,6 +12,7 @@ import { finiteQuery } from './http/finiteQuery.ts';
 import { optionsResponder } from './http/options.ts';
 import { rateLimits } from './http/rateLimit.ts';
 import { docsRoutes } from './routes/docs.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { systemRoutes } from './routes/system.ts';
 import { businessRoutes } from './routes/businesses.ts';
 import { chatRoutes } from './routes/chat.ts';
@@ -48,6 +49,7 @@ export function createApp(ctx: AppContext): Express {
   });
   app.use(optionsResponder());
   app.use(docsRoutes());
+  app.use(consoleRoutes());
   app.use(jsonBody({ limitBytes: ctx.config.MIA_MAX_BODY_BYTES, maxDepth: ctx.config.MIA_MAX_JSON_DEPTH }));
   app.use(resolveCaller(ctx));
   app.use(
@@ -59,7 +61,7 @@ export function createApp(ctx: AppContext): Express {
         : false,
       validateSecurity: { handlers: securityHandlers(ctx) },
       validateFormats: true,
-      ignorePaths: /^\/(docs|redoc|openapi\.yaml)/,
+      ignorePaths: /^\/(docs|redoc|openapi\.yaml|console(\/|$))/,
     }),
   );
 

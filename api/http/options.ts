@@ -13,6 +13,7 @@ const docsPaths: [RegExp, string[]][] = [
   [/^\/openapi\.yaml$/, ['GET']],
   [/^\/docs(\/.*)?$/, ['GET']],
   [/^\/redoc(\/redoc\.standalone\.js)?$/, ['GET']],
+  [/^\/console(\/.*)?$/, ['GET']],
 ];
 
 export function optionsResponder(): RequestHandler {
