@@ -36,7 +36,7 @@ async function failedChat(api: TestApi, business: TestBusiness, miner: TestMiner
   for (;;) {
     const claimed = await claimJob(api, miner);
     assert.equal(claimed.body.job_id, chat.body.job_id, 'the queue holds only this job');
-    const failed = await postResult(api, miner, claimed.body, { success: false, error, output: undefined, tokens_generated: undefined });
+    const failed = await postResult(api, miner, claimed.body, { success: false, error, error_code: 'generation_error', output: undefined, tokens_generated: undefined });
     assert.equal(failed.status, 200, failed.text);
     if (failed.body.status === 'failed') return chat.body.job_id as string;
   }
@@ -178,7 +178,8 @@ describe('operator console', function () {
         // The failed job with its reason, requeued with one click.
         const failedRow = page.locator(`#jobs-rows tr[data-job-id="${failedJob}"]`);
         await failedRow.waitFor();
-        assert.equal(await failedRow.locator('td.reason').textContent(), 'CUDA out of memory');
+        // Our words for the miner's code (api/jobs/failureReason.ts), never the miner's own text.
+        assert.equal(await failedRow.locator('td.reason').textContent(), 'generation_error: the model server failed while generating');
         assert.match((await failedRow.textContent()) ?? '', /Café Lumen.*cust-7.*failed/);
         await failedRow.locator('button.requeue').click();
         await page.locator(`#jobs-rows tr[data-job-id="${failedJob}"][data-status="queued"]`).waitFor();
