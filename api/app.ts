@@ -24,6 +24,8 @@ import { creditRoutes } from './routes/credits.ts';
 import { usageRoutes } from './routes/usage.ts';
 import { minerStreamRoutes } from './routes/minerStream.ts';
 import { streamRoutes } from './routes/streams.ts';
+import { widgetRoutes } from './routes/widget.ts';
+import { widgetCors } from './widget/cors.ts';
 import { requestId } from './http/requestId.ts';
 import { accessLog } from './http/accessLog.ts';
 
@@ -44,6 +46,8 @@ export function createApp(ctx: AppContext): Express {
     if (ctx.draining) res.setHeader('Connection', 'close');
     next();
   });
+  // The widget's cross-origin calls: its preflights are answered here, before the OPTIONS responder.
+  app.use(widgetCors(ctx));
   app.use(optionsResponder());
   app.use(docsRoutes());
   app.use(jsonBody({ limitBytes: ctx.config.MIA_MAX_BODY_BYTES, maxDepth: ctx.config.MIA_MAX_JSON_DEPTH }));
@@ -64,7 +68,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(finiteQuery());
   // After the validator, so the caller is known; before the handlers, so a refused request costs nothing.
   app.use(rateLimits(ctx));
-  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, minerStreamRoutes, streamRoutes, openAiRoutes, responsesRoutes, creditRoutes, usageRoutes]) {
+  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, minerStreamRoutes, streamRoutes, openAiRoutes, responsesRoutes, creditRoutes, usageRoutes, widgetRoutes]) {
     app.use(routes(ctx));
   }
   app.use(errorHandler);
