@@ -3,7 +3,8 @@
 // with the llama-server double generates slowly enough that the answer visibly grows, and
 // the conversation is stored under the widget's session. Tokens are held to their origin,
 // expire, and end with their origin; the page's CSS and CSP do not reach the widget.
-// MIA_SCREENSHOTS=1 writes docs/screenshots/widget.png mid-answer.
+// A hand-driven miner shows a retracted stream wiped and an answer followed onto the next
+// page. MIA_SCREENSHOTS=1 writes docs/screenshots/widget.png mid-answer.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { startTestApi, type TestApi } from '../support/apiServer.ts';
 import { chromiumAvailable, launchChromium } from '../support/browser.ts';
 import { createTestDatabase, withClient, type TestDatabase } from '../support/database.ts';
-import { createBusiness, type TestBusiness } from '../support/factories.ts';
+import { claimJob, createBusiness, postResult, registerMiner, type TestBusiness } from '../support/factories.ts';
 import { eventually, fakeLlamaServer, fakeModel, MinerProcess, repoRoot, tempDir } from '../miner/helpers.ts';
 
 type ShopPage = { origin: string; close: () => Promise<void> };
@@ -383,6 +384,86 @@ describe('chat widget', function () {
       assert.equal(res.status, 200);
       assert.deepEqual(res.body.widget_origins, [shop.origin, 'https://shop.example']);
     });
+  });
+});
+
+describe('chat widget with a hand-driven miner', function () {
+  this.timeout(60_000);
+  let api: TestApi;
+  let shop: ShopPage;
+  let browser: Browser | undefined;
+  before(async () => {
+    api = await startTestApi();
+  });
+  after(async () => {
+    await browser?.close();
+    await shop?.close();
+    await api?.close();
+  });
+
+  it('wipes the text a refused attempt streamed and shows the answer that replaced it', async () => {
+    const business = await createBusiness(api);
+    shop = await startShop(api, business);
+    await api.request('PATCH', `/businesses/${business.id}`, { token: api.adminToken, body: { widget_origins: [shop.origin] } });
+    // A hand-driven miner: it streams one text, then posts a result that contradicts it.
+    const liar = await registerMiner(api);
+    browser = await launchChromium();
+    const page = await (await browser.newContext({ locale: 'en-GB' })).newPage();
+    await openWidget(page, `${shop.origin}/`);
+    await page.fill('mia-chat-widget textarea', 'Where is my order?');
+    await page.press('mia-chat-widget textarea', 'Enter');
+
+    const claimed = await claimJob(api, liar, 10);
+    assert.equal(claimed.status, 200, claimed.text);
+    const job = claimed.body as { job_id: string; lease_token: string };
+    const streamed = 'Your order was lost and will never arrive';
+    const posted = await api.request('POST', `/job/${job.job_id}/deltas`, { token: liar.auth_key, body: { lease_token: job.lease_token, seq: 0, text_start: 0, content: streamed } });
+    assert.equal(posted.status, 200, posted.text);
+    // The customer sees it (all but a trailing word the contact guardrail may hold back)...
+    await widgetUntil(page, (s) => s.answers.some((a) => a.startsWith('Your order was lost')));
+    const refused = await postResult(api, liar, job, { output: 'Your order ships tomorrow.', tokens_generated: 6 });
+    assert.equal(refused.status, 422, refused.text);
+    // ...until the result contradicts it: the widget wipes it at once.
+    await widgetUntil(page, (s) => s.busy && !s.answers.some((a) => a.includes('lost')));
+
+    const honestMiner = await registerMiner(api);
+    const retry = await claimJob(api, honestMiner, 10);
+    assert.equal(retry.status, 200, retry.text);
+    assert.equal(retry.body.job_id, job.job_id);
+    const answered = await postResult(api, honestMiner, retry.body, { output: 'Your order ships tomorrow.', tokens_generated: 6 });
+    assert.equal(answered.status, 200, answered.text);
+    const done = await widgetUntil(page, (s) => !s.busy && s.messages === 2);
+    assert.deepEqual(done.answers, ['Your order ships tomorrow.']);
+    assert.equal(done.notice, null);
+  });
+
+  it('follows an answer still being written onto the next page', async () => {
+    const business = await createBusiness(api);
+    const site = await startShop(api, business);
+    try {
+      await api.request('PATCH', `/businesses/${business.id}`, { token: api.adminToken, body: { widget_origins: [site.origin] } });
+      const miner = await registerMiner(api);
+      const page = await (await browser!.newContext({ locale: 'en-GB' })).newPage();
+      await openWidget(page, `${site.origin}/`);
+      await page.fill('mia-chat-widget textarea', 'Do you repair e-bikes?');
+      await page.press('mia-chat-widget textarea', 'Enter');
+      const claimed = await claimJob(api, miner, 10);
+      assert.equal(claimed.status, 200, claimed.text);
+      const job = claimed.body as { job_id: string; lease_token: string };
+      await api.request('POST', `/job/${job.job_id}/deltas`, { token: miner.auth_key, body: { lease_token: job.lease_token, seq: 0, text_start: 0, content: 'Yes, we repair ' } });
+      await widgetUntil(page, (s) => s.answers.some((a) => a.startsWith('Yes, we repair')));
+
+      // The customer goes to another page mid-answer: the job goes on, and the new page
+      // redraws the question and follows the answer from where the miner is.
+      await openWidget(page, `${site.origin}/`);
+      await widgetUntil(page, (s) => s.messages === 2 && s.answers.some((a) => a.startsWith('Yes, we repair')));
+      const answered = await postResult(api, miner, job, { output: 'Yes, we repair e-bikes of every brand.', tokens_generated: 9 });
+      assert.equal(answered.status, 200, answered.text);
+      const done = await widgetUntil(page, (s) => s.answers[0] === 'Yes, we repair e-bikes of every brand.');
+      assert.equal(done.messages, 2);
+    } finally {
+      await site.close();
+    }
   });
 });
 
