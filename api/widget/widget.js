@@ -263,7 +263,7 @@
     return call('/widget/chat', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ message: text, language: navigator.language || undefined }),
+      body: JSON.stringify({ message: text, language: languageTag(navigator.language) }),
     }).then(function (res) {
       if (!res.ok) { bubble.remove(); notice(res.status === 429 ? t.unavailable : t.failed); return; }
       return follow(res, bubble, null);
@@ -274,6 +274,11 @@
       sendButton.disabled = false;
       input.focus();
     });
+  }
+
+  /** The browser's language as the API takes it (a BCP 47 tag), or nothing. */
+  function languageTag(tag) {
+    return typeof tag === 'string' && /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(tag) && tag.length <= 35 ? tag : undefined;
   }
 
   /** A returning customer sees the conversation so far, and an answer still being written. */
