@@ -209,12 +209,13 @@
    * that drops before the end reattaches from the last delta it saw, a few times.
    */
   function follow(res, bubble, jobId) {
-    var state = { jobId: jobId, lastId: null, text: '', finished: false };
+    var state = { jobId: jobId, lastId: null, text: '', finished: false, heard: false };
     bubble.classList.add('pending');
     bubble.textContent = t.waiting;
     function onEvent(event) {
       var payload;
       try { payload = JSON.parse(event.data); } catch { return true; }
+      state.heard = true;
       if (event.name === 'queued') {
         state.jobId = payload.job_id;
       } else if (event.name === 'delta') {
@@ -235,18 +236,26 @@
         else { bubble.remove(); notice(t.failed); }
         return false;
       } else if (event.name === 'error') {
+        var code = payload.error && payload.error.code;
+        // The stream ended, not the job (open too long, a server draining): reattach.
+        if (code === 'timeout' || code === 'shutting_down' || code === 'database_unavailable') return false;
         state.finished = true;
         if (!state.text) bubble.remove();
-        notice(payload.error && payload.error.code === 'timeout' ? t.unavailable : t.failed);
+        notice(t.failed);
         return false;
       }
       return true;
     }
+    /** Gives up after three reattaches in a row that heard nothing; one that did starts the count again. */
     function attempt(response, triesLeft) {
+      state.heard = false;
       return readEvents(response, onEvent).catch(function () { /* dropped: reattach below */ }).then(function () {
         if (state.finished) return;
+        if (state.heard) triesLeft = 3;
         if (!state.jobId || triesLeft === 0) { notice(t.unavailable); return; }
         var headers = state.lastId ? { 'Last-Event-ID': state.lastId } : {};
+        // Without a position the stream starts over: so does the text.
+        if (!state.lastId) state.text = '';
         return call('/widget/jobs/' + state.jobId + '/stream', { headers: headers }).then(function (again) {
           if (!again.ok) { notice(t.unavailable); return; }
           return attempt(again, triesLeft - 1);

@@ -465,6 +465,42 @@ describe('chat widget with a hand-driven miner', function () {
       await site.close();
     }
   });
+
+  it('reattaches where it was when a stream ends before its answer (MIA_STREAM_MAX_SECONDS)', async () => {
+    // Streams of this API close after a second; the answer comes after several of them.
+    const shortStreams = await startTestApi({ env: { MIA_STREAM_MAX_SECONDS: '1' } });
+    const business = await createBusiness(shortStreams);
+    const site = await startShop(shortStreams, business);
+    try {
+      await shortStreams.request('PATCH', `/businesses/${business.id}`, { token: shortStreams.adminToken, body: { widget_origins: [site.origin] } });
+      const miner = await registerMiner(shortStreams);
+      const page = await (await browser!.newContext({ locale: 'en-GB' })).newPage();
+      const reattached: string[] = [];
+      page.on('request', (request) => {
+        if (/\/widget\/jobs\/[^/]+\/stream$/.test(request.url()) && request.method() === 'GET') reattached.push(request.headers()['last-event-id'] ?? '');
+      });
+      await openWidget(page, `${site.origin}/`);
+      await page.fill('mia-chat-widget textarea', 'Is the shop open on Sunday?');
+      await page.press('mia-chat-widget textarea', 'Enter');
+      const claimed = await claimJob(shortStreams, miner, 10);
+      assert.equal(claimed.status, 200, claimed.text);
+      const job = claimed.body as { job_id: string; lease_token: string };
+      await shortStreams.request('POST', `/job/${job.job_id}/deltas`, { token: miner.auth_key, body: { lease_token: job.lease_token, seq: 0, text_start: 0, content: 'No, on Sunday ' } });
+      await widgetUntil(page, (s) => s.answers.some((a) => a.startsWith('No, on Sunday')));
+      // Two more stream ends, each followed by a reattach from the last delta seen.
+      await eventually(() => reattached.filter((id) => id === '1:14').length >= 2, 15_000, 'two reattaches from 1:14');
+      await shortStreams.request('POST', `/job/${job.job_id}/deltas`, { token: miner.auth_key, body: { lease_token: job.lease_token, seq: 1, text_start: 14, content: 'we are closed' } });
+      const answered = await postResult(shortStreams, miner, job, { output: 'No, on Sunday we are closed.', tokens_generated: 7 });
+      assert.equal(answered.status, 200, answered.text);
+      const done = await widgetUntil(page, (s) => !s.busy && s.messages === 2);
+      assert.deepEqual(done.answers, ['No, on Sunday we are closed.']);
+      assert.equal(done.notice, null);
+      await page.context().close();
+    } finally {
+      await site.close();
+      await shortStreams.close();
+    }
+  });
 });
 
 describe('chat widget: public sessions are rate-limited per address', () => {
