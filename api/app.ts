@@ -27,6 +27,8 @@ import { minerStreamRoutes } from './routes/minerStream.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { queueRoutes } from './routes/queue.ts';
+import { widgetRoutes } from './routes/widget.ts';
+import { widgetCors } from './widget/cors.ts';
 import { requestId } from './http/requestId.ts';
 import { accessLog } from './http/accessLog.ts';
 
@@ -47,6 +49,8 @@ export function createApp(ctx: AppContext): Express {
     if (ctx.draining) res.setHeader('Connection', 'close');
     next();
   });
+  // The widget's cross-origin calls: its preflights are answered here, before the OPTIONS responder.
+  app.use(widgetCors(ctx));
   app.use(optionsResponder());
   app.use(docsRoutes());
   app.use(consoleRoutes());
@@ -68,7 +72,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(finiteQuery());
   // After the validator, so the caller is known; before the handlers, so a refused request costs nothing.
   app.use(rateLimits(ctx));
-  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, minerStreamRoutes, streamRoutes, openAiRoutes, responsesRoutes, creditRoutes, usageRoutes, sessionRoutes, queueRoutes]) {
+  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, minerStreamRoutes, streamRoutes, openAiRoutes, responsesRoutes, creditRoutes, usageRoutes, sessionRoutes, queueRoutes, widgetRoutes]) {
     app.use(routes(ctx));
   }
   app.use(errorHandler);

@@ -71,6 +71,8 @@ const ConfigSchema = z.object({
   MIA_RATE_LIMIT_CHAT_BURST: int(1, 10_000_000).default(200).describe('chat requests a business key may send at once (bucket size); default 200'),
   MIA_RATE_LIMIT_MINER_PER_SECOND: rate.default(20_000).describe('sustained miner-protocol requests per second per miner key and API process; default 20000, 0 = no limit'),
   MIA_RATE_LIMIT_MINER_BURST: int(1, 10_000_000).default(40_000).describe('miner-protocol requests a miner key may send at once (bucket size); default 40000'),
+  MIA_WIDGET_TOKEN_TTL_SECONDS: int(60, 3600).default(900).describe('lifetime of a chat widget token when the request names none, seconds (a request may ask for 60 to 3600); default 900'),
+  MIA_WIDGET_RATE_PER_MINUTE: int(0, 1_000_000).default(30).describe('widget sessions (POST /widget/session) per client address, and widget chats (POST /widget/chat) per widget session, per minute and API process; 0 = no limit; default 30'),
   // Live answers (api/streaming/): deltas from miners to SSE clients through Postgres.
   MIA_STREAM_NOTIFY_MS: int(1, 10_000).default(25).describe('coalescing window of delta wake-ups: at most one NOTIFY per API process per window, ms; default 25'),
   MIA_STREAM_MAX_CHARS: int(1, 10_000_000).default(262_144).describe('most characters of one attempt kept for streaming and resuming; a miner past it gets 413 and the rest arrives with the result; default 262144'),

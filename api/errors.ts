@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'no_capable_miner'
   | 'invalid_json'
   | 'unauthorized'
+  | 'token_expired'
   | 'forbidden'
   | 'miner_suspended'
   | 'miner_held'
@@ -60,6 +61,13 @@ export class BadRequestError extends ApiError {
 export class UnauthorizedError extends ApiError {
   constructor(message = 'missing or invalid bearer token') {
     super(401, 'unauthorized', message, undefined, { 'WWW-Authenticate': 'Bearer' });
+  }
+}
+
+/** A chat widget's token ran out: the widget fetches a new one and sends the request again. */
+export class TokenExpiredError extends ApiError {
+  constructor(expiredAt: Date) {
+    super(401, 'token_expired', `the widget token expired at ${expiredAt.toISOString()}; get a new one and retry`, undefined, { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
   }
 }
 

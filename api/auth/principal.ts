@@ -2,12 +2,19 @@
 import type { DatabasePool } from 'slonik';
 import { businesses } from '../store/businesses.ts';
 import { miners } from '../store/miners.ts';
+import { widgetTokens } from '../store/widget.ts';
 import { hashSecret, secretPrefix, secretsEqual } from './secrets.ts';
 
 export type Principal =
   | { kind: 'operator' }
   | { kind: 'business'; businessId: string; systemPrompt: string; priority: number }
-  | { kind: 'miner'; minerId: string };
+  | { kind: 'miner'; minerId: string }
+  /**
+   * A chat widget in a customer's browser (api/widget/): one business's chat, one session,
+   * one origin, until `expiresAt`. Resolved even when expired, so the widget routes can say
+   * `token_expired` (api/widget/widgetCaller.ts); no other route accepts it.
+   */
+  | { kind: 'widget'; businessId: string; sessionId: string; origin: string; expiresAt: Date; systemPrompt: string; priority: number };
 
 export function bearerToken(header: string | undefined): string | null {
   if (!header) return null;
@@ -32,7 +39,7 @@ export class PrincipalResolver {
   ) {}
 
   async resolve(token: string): Promise<Principal | null> {
-    if (token.startsWith(secretPrefix.operator) || !/^mia_(bk|mk)_/.test(token)) {
+    if (token.startsWith(secretPrefix.operator) || !/^mia_(bk|mk|wt)_/.test(token)) {
       return secretsEqual(token, this.adminToken) ? { kind: 'operator' } : null;
     }
     const hash = hashSecret(token);
@@ -57,6 +64,12 @@ export class PrincipalResolver {
       const row = await businesses.findByKeyHash(this.db, hash);
       return row ? { kind: 'business', businessId: row.id, systemPrompt: row.system_prompt, priority: row.priority } : null;
     }
+    if (token.startsWith(secretPrefix.widget)) {
+      const row = await widgetTokens.findByHash(this.db, hash);
+      return row
+        ? { kind: 'widget', businessId: row.business_id, sessionId: row.session_id, origin: row.origin, expiresAt: new Date(row.expires_at), systemPrompt: row.system_prompt, priority: row.priority }
+        : null;
+    }
     const row = await miners.findByKeyHash(this.db, hash);
     return row ? { kind: 'miner', minerId: row.id } : null;
   }
@@ -65,7 +78,9 @@ export class PrincipalResolver {
   forgetBusiness(businessId: string): void {
     this.forgets++;
     for (const [hash, entry] of this.cache) {
-      if (entry.principal?.kind === 'business' && entry.principal.businessId === businessId) this.cache.delete(hash);
+      // Widget tokens too: they carry the business's prompt, and end with their origin.
+      const kind = entry.principal?.kind;
+      if ((kind === 'business' || kind === 'widget') && entry.principal?.businessId === businessId) this.cache.delete(hash);
     }
   }
 }

@@ -9,6 +9,8 @@ export const secretPrefix = {
   miner: 'mia_mk_',
   operator: 'mia_op_',
   webhook: 'mia_wh_',
+  // A chat widget's short-lived token (api/widget/widgetTokens.ts), seen by browsers.
+  widget: 'mia_wt_',
 } as const;
 export type SecretKind = keyof typeof secretPrefix;
 

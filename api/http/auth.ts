@@ -40,7 +40,7 @@ export function resolveCaller(ctx: AppContext): RequestHandler {
 
 export function securityHandlers(ctx: AppContext) {
   const is = (kind: Principal['kind']) => async (req: Request) => (await resolvePrincipal(ctx, req))?.kind === kind;
-  return { operatorToken: is('operator'), businessKey: is('business'), minerKey: is('miner') };
+  return { operatorToken: is('operator'), businessKey: is('business'), minerKey: is('miner'), widgetToken: is('widget') };
 }
 
 /** The caller, already verified by the security middleware for this route. */

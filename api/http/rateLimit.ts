@@ -116,10 +116,24 @@ export function rateLimits(ctx: AppContext): Router {
   const { config } = ctx;
   const chat = new TokenBuckets({ ratePerSecond: config.MIA_RATE_LIMIT_CHAT_PER_SECOND, burst: config.MIA_RATE_LIMIT_CHAT_BURST });
   const miner = new TokenBuckets({ ratePerSecond: config.MIA_RATE_LIMIT_MINER_PER_SECOND, burst: config.MIA_RATE_LIMIT_MINER_BURST });
-  const perBusiness = limitBy(ctx, chat, (p) => (p?.kind === 'business' ? p.businessId : null));
+  // A widget's chats are its business's chats: they share the business's bucket.
+  const perBusiness = limitBy(ctx, chat, (p) => (p?.kind === 'business' || p?.kind === 'widget' ? p.businessId : null));
   const perMiner = limitBy(ctx, miner, (p) => (p?.kind === 'miner' ? p.minerId : null));
 
+  // The widget's public side: tokens per client address, chats per widget session, so one
+  // visitor cannot spend a business's whole bucket (nor open sessions without end).
+  const perMinute = config.MIA_WIDGET_RATE_PER_MINUTE;
+  const widget = new TokenBuckets({ ratePerSecond: perMinute / 60, burst: Math.max(1, perMinute) });
+  const perWidgetSession = limitBy(ctx, widget, (p) => (p?.kind === 'widget' ? `session:${p.businessId}:${p.sessionId}` : null));
+  const perAddress: RequestHandler = (req, _res, next) => {
+    const wait = widget.take(`address:${req.ip ?? 'unknown'}`);
+    if (wait > 0) throw new RateLimitedError(wait, 'too many widget sessions from this address');
+    next();
+  };
+
   const router = Router();
+  router.post('/widget/session', perAddress);
+  router.post('/widget/chat', perWidgetSession, perBusiness);
   router.post(['/chat', '/v1/chat/completions'], perBusiness);
   router.get(['/job/next', '/jobs/next'], perMiner);
   router.post(['/job/result', '/jobs/results', '/miner/:miner_id/status'], perMiner);

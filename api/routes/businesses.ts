@@ -9,6 +9,7 @@ import { ForbiddenError, NotFoundError } from '../errors.ts';
 import { decodeCursor, listStart, pageLimit, pageOf } from '../http/cursor.ts';
 import { generateWebhookSecret } from '../maintenance/webhookSignature.ts';
 import type { BusinessRow } from '../store/rows.ts';
+import { normaliseOrigins } from '../widget/origins.ts';
 
 type BusinessBody = {
   name?: string;
@@ -19,6 +20,7 @@ type BusinessBody = {
   monthly_token_budget?: number | null;
   contact_guardrail?: boolean;
   contact_allowlist?: string[];
+  widget_origins?: string[];
 };
 
 function present(row: BusinessRow) {
@@ -87,6 +89,7 @@ export function businessRoutes(ctx: AppContext): Router {
       priority: body.priority ?? null,
       contact_guardrail: body.contact_guardrail ?? null,
       contact_allowlist: body.contact_allowlist ?? null,
+      widget_origins: body.widget_origins === undefined ? null : normaliseOrigins(body.widget_origins),
     });
     if (!row) throw new NotFoundError('no such business');
     if (body.monthly_token_budget !== undefined) await creditReports.setBudget(ctx.db, id, body.monthly_token_budget);

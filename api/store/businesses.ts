@@ -23,6 +23,8 @@ type BusinessChanges = {
   contact_guardrail: boolean | null;
   /** Replaces the stored list; null keeps it. */
   contact_allowlist: readonly string[] | null;
+  /** The chat widget's origins, replaced whole; null keeps them. */
+  widget_origins: readonly string[] | null;
 };
 
 const create = defineQuery<NewBusiness, typeof BusinessRow>('business_create', BusinessRow);

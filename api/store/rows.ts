@@ -14,6 +14,7 @@ export const BusinessRow = z.object({
   priority: z.number().int(),
   contact_guardrail: z.boolean(),
   contact_allowlist: z.array(z.string()),
+  widget_origins: z.array(z.string()),
   created_at: timestamp,
   updated_at: timestamp,
 });
