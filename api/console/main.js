@@ -129,5 +129,10 @@ onTokenRefused(() => {
   showSignIn('The API refused the token; sign in again.');
 });
 
+// A conversation link pasted into an open console opens it too (not only on load).
+window.addEventListener('hashchange', () => {
+  if (operatorToken.get()) conversation.fromLocation();
+});
+
 if (operatorToken.get()) showConsole();
 else showSignIn();

@@ -173,7 +173,7 @@ describe('chat widget', function () {
     return withClient(database.url, async (client) => (await client.query(text, values)).rows as T[]);
   }
 
-  it('streams a customer\'s message to a live answer on an allowed origin, in the browser\'s language, stored under its session', async () => {
+  it('streams a customer\'s message to a live answer on an allowed origin, in the browser\'s language, stored under its session, shown in the operator console', async () => {
     await startMiner();
     const page = await newPage('de-DE');
     const pageErrors: string[] = [];
@@ -248,6 +248,20 @@ describe('chat widget', function () {
       'SELECT messages FROM mia.jobs WHERE business_id = $1 AND session_id = $2 ORDER BY created_at DESC LIMIT 1', [business.id, session]);
     assert.ok(second!.messages.some((m) => m.role === 'assistant' && m.content === final), 'the second question carries the first answer as history');
     await page.context().close();
+
+    // The same conversation in the operator console's viewer (issue 20: widget → console).
+    const operator = await newPage('en-GB');
+    await operator.goto(`${api.url}/console`);
+    await operator.fill('#token', api.adminToken);
+    await operator.click('#sign-in-form button[type=submit]');
+    await operator.locator('#console').waitFor({ state: 'visible' });
+    await operator.goto(`${api.url}/console#session=${business.id}/${session}`);
+    const viewed = operator.locator('#conversation-turns li');
+    await eventually(async () => (await viewed.count()) === 2, 30_000, 'the two widget turns in the console viewer');
+    assert.equal(await viewed.nth(0).locator('.message').textContent(), 'Wann kommt meine Bestellung?');
+    assert.equal(await viewed.nth(0).locator('.answer').textContent(), final);
+    assert.equal(await viewed.nth(1).locator('.message').textContent(), 'Und kann ich sie im Laden abholen?');
+    await operator.context().close();
   });
 
   it('takes its token from the business\'s backend with data-token-url, in the session the business names', async () => {
