@@ -8,7 +8,10 @@ SET name          = coalesce(:name, name),
     -- The contact guardrail (migration 0080); the allow-list is replaced whole.
     contact_guardrail = coalesce(:contact_guardrail::boolean, contact_guardrail),
     contact_allowlist = coalesce(:contact_allowlist::text[], contact_allowlist),
+    -- Redaction of customers' personal data before dispatch (migration 0150).
+    pii_redaction = coalesce(:pii_redaction::boolean, pii_redaction),
+    pii_redaction_categories = coalesce(:pii_redaction_categories::text[], pii_redaction_categories),
     updated_at    = now()
 WHERE id = :id
 RETURNING id, name, contact_email, contact_phone, system_prompt, priority,
-       contact_guardrail, contact_allowlist, created_at, updated_at
+       contact_guardrail, contact_allowlist, pii_redaction, pii_redaction_categories, created_at, updated_at

@@ -22,6 +22,9 @@ type BusinessChanges = {
   contact_guardrail: boolean | null;
   /** Replaces the stored list; null keeps it. */
   contact_allowlist: readonly string[] | null;
+  pii_redaction: boolean | null;
+  /** Replaces the stored list; null keeps it. */
+  pii_redaction_categories: readonly string[] | null;
 };
 
 const create = defineQuery<NewBusiness, typeof BusinessRow>('business_create', BusinessRow);

@@ -16,6 +16,12 @@
 // attempt's text; a `done` never follows text that differs from the stored
 // answer without a `restart` first. The contact guardrail holds back text that
 // may still become a URL, address or phone number (api/integrity/streamGuard.ts).
+//
+// Personal data (README "Customers' personal data"): miners write placeholders
+// ([EMAIL_1]); a reader shows each piece with the customer's values back in
+// their place. Positions count the miner's text, and no piece ends inside a
+// placeholder (api/privacy/restore.ts restorableEnd), so each piece restores on
+// its own and a placeholder split across delta batches is shown whole.
 import type { AppContext } from '../context.ts';
 import { jobs } from '../store/jobs.ts';
 import { jobDeltas } from '../store/jobDeltas.ts';
@@ -26,6 +32,8 @@ import { jobIntegrity } from '../store/jobIntegrity.ts';
 import { ContactPolicy } from '../integrity/contacts.ts';
 import { givenTexts } from '../integrity/screenResults.ts';
 import { StreamGuard } from '../integrity/streamGuard.ts';
+import { piiPlaceholders } from '../store/piiPlaceholders.ts';
+import { restorableEnd, restorer } from '../privacy/restore.ts';
 
 export type Position = { attempt: number; offset: number; tools: number };
 
@@ -61,10 +69,10 @@ function finalEvent(job: JobRow): StreamEvent {
   return { event: 'error', data: { error: { code: 'job_failed', message: `the job failed after ${job.attempts} attempts: ${job.error ?? 'no reason given'}` } } };
 }
 
-async function guardFor(ctx: AppContext, jobId: string): Promise<ContactPolicy | null> {
+async function guardFor(ctx: AppContext, jobId: string, redactedValues: Iterable<string>): Promise<ContactPolicy | null> {
   const row = await jobIntegrity.guardrail(ctx.db, jobId);
   if (!row?.guardrail) return null;
-  return new ContactPolicy(givenTexts(row.messages, row.context), row.allowlist, ctx.config.MIA_GUARDRAIL_PHONE_REGIONS);
+  return new ContactPolicy(givenTexts(row.messages, row.context, redactedValues), row.allowlist, ctx.config.MIA_GUARDRAIL_PHONE_REGIONS);
 }
 
 export async function* jobEvents(
@@ -84,7 +92,9 @@ export async function* jobEvents(
       yield { event: 'error', data: { error: { code: 'not_found', message: 'the job no longer exists' } } };
       return;
     }
-    const policy = await guardFor(ctx, jobId);
+    const redacted = (await piiPlaceholders.forJobs(ctx.db, [jobId])).get(jobId) ?? new Map<string, string>();
+    const policy = await guardFor(ctx, jobId, redacted.values());
+    const restore = restorer(redacted);
     let shown = from ? { ...from } : { attempt: 0, offset: 0, tools: 0 };
     // The attempt's text as read so far (batch 0 to nextSeq - 1), and how much of it may be shown.
     let text = '';
@@ -139,16 +149,16 @@ export async function* jobEvents(
             if (delta.seq !== nextSeq || delta.text_start !== text.length) break;
             nextSeq += 1;
             text += delta.content;
-            const end = guard.visibleEnd(text);
+            const end = restorableEnd(text, guard.visibleEnd(text));
             if (end > shown.offset) {
               const piece = text.slice(shown.offset, end);
               shown.offset = end;
-              yield { event: 'delta', id: positionId(shown), data: { text: piece } };
+              yield { event: 'delta', id: positionId(shown), data: { text: restore.text(piece) } };
             }
             for (const [i, call] of (delta.tool_calls ?? []).entries()) {
               if (delta.tool_start + i < shown.tools) continue;
               shown.tools = delta.tool_start + i + 1;
-              yield { event: 'tool_call', id: positionId(shown), data: call };
+              yield { event: 'tool_call', id: positionId(shown), data: restore.json(call) };
             }
           }
         }
@@ -160,7 +170,8 @@ export async function* jobEvents(
       if (!job) continue;
       if (job.status === 'completed') {
         // The stored answer is the authority: whatever part of it the deltas did not carry comes now.
-        const output = job.output ?? '';
+        // Compared and cut in the miner's text, which the positions count.
+        const output = job.miner_output ?? job.output ?? '';
         if (shown.attempt === job.attempts) {
           // What this reader showed of the attempt must begin the answer (a resumed
           // reader that never read the batches cannot tell, and the result was screened).
@@ -172,7 +183,7 @@ export async function* jobEvents(
           if (shown.offset < output.length) {
             const rest = output.slice(shown.offset);
             shown.offset = output.length;
-            yield { event: 'delta', id: positionId(shown), data: { text: rest } };
+            yield { event: 'delta', id: positionId(shown), data: { text: restore.text(rest) } };
           }
         }
       }
