@@ -34,6 +34,7 @@ import { givenTexts } from '../integrity/screenResults.ts';
 import { StreamGuard } from '../integrity/streamGuard.ts';
 import { piiPlaceholders } from '../store/piiPlaceholders.ts';
 import { restorableEnd, restorer } from '../privacy/restore.ts';
+import { ToolDeltaRestorer } from '../privacy/toolDeltas.ts';
 
 export type Position = { attempt: number; offset: number; tools: number };
 
@@ -100,11 +101,13 @@ export async function* jobEvents(
     let text = '';
     let nextSeq = 0;
     let guard = new StreamGuard(policy);
+    let tools = new ToolDeltaRestorer(restore, redacted.size > 0);
     const restartAs = (attempt: number) => {
       shown = { attempt, offset: 0, tools: 0 };
       text = '';
       nextSeq = 0;
       guard = new StreamGuard(policy);
+      tools = new ToolDeltaRestorer(restore, redacted.size > 0);
     };
     if (!from && !announced && first.status === 'queued') {
       yield { event: 'queued', data: { job_id: jobId, session_id: first.session_id, status: 'queued' } };
@@ -157,8 +160,10 @@ export async function* jobEvents(
             }
             for (const [i, call] of (delta.tool_calls ?? []).entries()) {
               if (delta.tool_start + i < shown.tools) continue;
-              shown.tools = delta.tool_start + i + 1;
-              yield { event: 'tool_call', id: positionId(shown), data: restore.json(call) };
+              for (const piece of tools.push(call, delta.tool_start + i)) {
+                shown.tools = piece.end;
+                yield { event: 'tool_call', id: positionId(shown), data: piece.delta };
+              }
             }
           }
         }
@@ -184,6 +189,11 @@ export async function* jobEvents(
             const rest = output.slice(shown.offset);
             shown.offset = output.length;
             yield { event: 'delta', id: positionId(shown), data: { text: restore.text(rest) } };
+          }
+          // A tool call held back for a placeholder that never completed: shown as it is.
+          for (const piece of tools.flush()) {
+            shown.tools = piece.end;
+            yield { event: 'tool_call', id: positionId(shown), data: piece.delta };
           }
         }
       }

@@ -244,6 +244,32 @@ describe('personal data is redacted before dispatch and restored for the custome
     assertNoSecrets(hostile.received.join('\n'), 'what the miner received');
   });
 
+  it('a streamed tool call whose arguments split a placeholder across deltas reaches the OpenAI client restored whole', async () => {
+    const b = await business();
+    const hostile = await recordingMiner();
+    const tools = [{ type: 'function', function: { name: 'refund', parameters: { type: 'object', properties: { card: { type: 'string' } } } } }];
+    const streamed = post(b, '/v1/chat/completions', { model: 'mia', stream: true, tools, messages: [{ role: 'user', content: `Refund card ${CARD}` }] });
+    const job = await hostile.claim();
+    const pieces = ['{"card":"[CA', 'RD', '_1]', '"}'];
+    await hostile.deltas(job, { seq: 0, text_start: 0, content: '', tool_start: 0, tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'refund', arguments: '' } }] });
+    for (const [i, piece] of pieces.entries()) {
+      await hostile.deltas(job, { seq: i + 1, text_start: 0, content: '', tool_start: i + 1, tool_calls: [{ index: 0, function: { arguments: piece } }] });
+    }
+    const res = await postResult(api(), hostile.miner, job, {
+      output: '', tokens_generated: 12,
+      tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'refund', arguments: pieces.join('') } }],
+    });
+    assert.equal(res.status, 200, res.text);
+    const chunks = collect(await streamed);
+    await chunks.ended;
+    const args = chunks.events.filter((e) => e.data !== '[DONE]')
+      .flatMap((e) => (JSON.parse(e.data) as { choices?: { delta?: { tool_calls?: { function?: { arguments?: string } }[] } }[] }).choices?.[0]?.delta?.tool_calls ?? [])
+      .map((call) => call.function?.arguments ?? '');
+    assert.equal(args.join(''), `{"card":"${CARD}"}`);
+    assert.ok(args.every((a) => !a.includes('[')), args.join('|'));
+    assertNoSecrets(hostile.received.join('\n'), 'what the miner received');
+  });
+
   it('a miner inventing placeholders gets them shown as written: it cannot make the backend reveal data this job was not given', async () => {
     const b = await business();
     const hostile = await recordingMiner();
