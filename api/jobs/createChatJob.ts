@@ -106,7 +106,7 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
 
   // What miners will see: the customer's personal data replaced by placeholders
   // (api/privacy/redactJob.ts). The chat log keeps the message as written.
-  const redacted = await redactForDispatch(ctx, business.id, input.sessionId, input.newSession,
+  const redacted = await redactForDispatch(ctx, business.id, input.sessionId,
     { messages, prompt: input.message, context: input.context });
   const messagesJson = JSON.stringify(redacted.messages);
   const needTokens = contextNeed(messagesJson, maxTokens);

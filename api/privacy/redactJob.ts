@@ -34,19 +34,19 @@ export async function redactForDispatch(
   ctx: AppContext,
   businessId: string,
   sessionId: string,
-  newSession: boolean,
   job: JobTexts,
 ): Promise<JobTexts & { record: RedactionRecord | null }> {
-  const settings = await piiPlaceholders.privacy(ctx.db, businessId);
+  const settings = await piiPlaceholders.privacy(ctx.db, businessId, sessionId);
   const categories = settings ? redactionFor(settings) : null;
   if (!settings || !categories) return { ...job, record: null };
   const regions = ctx.config.MIA_GUARDRAIL_PHONE_REGIONS;
   const redactor = new Redactor(categories, regions, exemptValues([settings.system_prompt, ...settings.contact_allowlist], categories, regions));
 
   const found = redactor.values([...messageTexts(job.messages), job.prompt, job.context ?? '']);
-  let session: readonly SessionValue[] = [];
-  if (found.length > 0) session = await piiPlaceholders.assign(ctx.db, businessId, sessionId, found);
-  else if (!newSession) session = await piiPlaceholders.list(ctx.db, businessId, sessionId);
+  const known = new Set(settings.session_values.map((v) => `${v.category}:${v.value_key}`));
+  // Only a value new to the session takes the lock and a write.
+  let session: readonly SessionValue[] = settings.session_values;
+  if (found.some((v) => !known.has(`${v.category}:${v.value_key}`))) session = await piiPlaceholders.assign(ctx.db, businessId, sessionId, found);
   session = session.filter((v) => categories.has(v.category));
 
   const counts: RedactionCounts = {};

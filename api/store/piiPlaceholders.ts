@@ -6,17 +6,18 @@ import { defineQuery } from '../db/defineQuery.ts';
 import { piiCategories } from '../privacy/placeholders.ts';
 import type { SessionValue } from '../privacy/redact.ts';
 
+const SessionValueRow = z.object({ placeholder: z.string(), category: z.enum(piiCategories), value_key: z.string(), value: z.string() });
 const PrivacyRow = z.object({
   pii_redaction: z.boolean(),
   pii_redaction_categories: z.array(z.enum(piiCategories)),
   system_prompt: z.string(),
   contact_allowlist: z.array(z.string()),
+  session_values: z.array(SessionValueRow),
 });
 export type PrivacyRow = z.infer<typeof PrivacyRow>;
-const SessionValueRow = z.object({ placeholder: z.string(), category: z.enum(piiCategories), value_key: z.string(), value: z.string() });
 const JobValueRow = z.object({ job_id: z.uuid(), placeholder: z.string(), value: z.string() });
 
-const privacy = defineQuery<{ business_id: string }, typeof PrivacyRow>('business_privacy_get', PrivacyRow);
+const privacy = defineQuery<{ business_id: string; session_id: string }, typeof PrivacyRow>('business_privacy_get', PrivacyRow);
 const lock = defineQuery<{ business_id: string; session_id: string }, z.ZodObject<{ locked: z.ZodString }>>(
   'pii_session_lock',
   z.object({ locked: z.string() }),
@@ -25,12 +26,12 @@ const assign = defineQuery<{ business_id: string; session_id: string; values: st
   'pii_placeholders_assign',
   SessionValueRow,
 );
-const list = defineQuery<{ business_id: string; session_id: string }, typeof SessionValueRow>('pii_placeholders_list', SessionValueRow);
 const jobValues = defineQuery<{ job_ids: readonly string[] }, typeof JobValueRow>('pii_job_values', JobValueRow);
 
 export const piiPlaceholders = {
-  /** The business's redaction settings and what it gave itself; null: no such business. */
-  privacy: (db: CommonQueryMethods, businessId: string) => db.maybeOne(privacy({ business_id: businessId })),
+  /** The business's redaction settings, what it gave itself and the session's placeholders; null: no such business. */
+  privacy: (db: CommonQueryMethods, businessId: string, sessionId: string) =>
+    db.maybeOne(privacy({ business_id: businessId, session_id: sessionId })),
   /** Placeholders for `values` new to the session, and every placeholder of the session. */
   assign: (db: DatabasePool, businessId: string, sessionId: string, values: readonly Omit<SessionValue, 'placeholder'>[]) =>
     db.transaction(async (tx): Promise<readonly SessionValue[]> => {
@@ -38,8 +39,6 @@ export const piiPlaceholders = {
       const ordered = values.map((v, ord) => ({ ...v, ord }));
       return tx.any(assign({ business_id: businessId, session_id: sessionId, values: JSON.stringify(ordered) }));
     }),
-  list: (db: CommonQueryMethods, businessId: string, sessionId: string): Promise<readonly SessionValue[]> =>
-    db.any(list({ business_id: businessId, session_id: sessionId })),
   /** Per job, placeholder → value, for the placeholders its messages received. */
   forJobs: async (db: CommonQueryMethods, jobIds: readonly string[]): Promise<Map<string, Map<string, string>>> => {
     const out = new Map<string, Map<string, string>>();

@@ -288,6 +288,22 @@ describe('personal data is redacted before dispatch and restored for the custome
     assert.deepEqual(await sql(`SELECT reason FROM mia.miner_suspicions WHERE miner_id = $1`, [hostile.miner.miner_id]), []);
   });
 
+  it('concurrent submits of one session give each new value one placeholder, never two values the same one', async () => {
+    const b = await business();
+    const sent = await Promise.all(Array.from({ length: 8 }, (_, i) =>
+      submitChat(api(), b, { session_id: 'busy', message: `I am user${i}@example.com, team lead ${EMAIL}` })));
+    for (const res of sent) assert.equal(res.status, 202, res.text);
+    const rows = await sql<{ placeholder: string; value: string }>(
+      `SELECT placeholder, value FROM mia.pii_placeholders WHERE business_id = $1 AND session_id = 'busy'`, [b.id]);
+    assert.equal(rows.length, 9);
+    assert.equal(new Set(rows.map((r) => r.placeholder)).size, 9);
+    assert.equal(new Set(rows.map((r) => r.value.toLowerCase())).size, 9);
+    // Each job's prompt names its own address's placeholder and the shared one.
+    const prompts = await sql<{ prompt: string }>(`SELECT prompt FROM mia.jobs WHERE business_id = $1`, [b.id]);
+    const shared = rows.find((r) => r.value === EMAIL)!.placeholder;
+    for (const { prompt } of prompts) assert.match(prompt, new RegExp(`^I am \\[EMAIL_\\d\\], team lead ${shared.replace(/[[\]]/g, '\\$&')}$`));
+  });
+
   it('per business: invalid numbers, switched off, and chosen categories reach the miner as written', async () => {
     const b = await business();
     const miner = await recordingMiner();
