@@ -9,6 +9,7 @@ import { useTestApi, type TestApi } from '../support/apiServer.ts';
 import { withClient } from '../support/database.ts';
 import { claimJob, createBusiness, postResult, registerMiner, submitChat, type TestBusiness } from '../support/factories.ts';
 import { eventually } from '../miner/helpers.ts';
+import { startWebhookReceiver } from '../maintenance/support.ts';
 
 type SseEvent = { event: string; id?: string; data: string };
 type Claimed = { job_id: string; lease_token: string; session_id: string; messages: { role: string; content: string }[]; prompt: string; context: string | null };
@@ -56,7 +57,7 @@ function collect(res: Response): { events: SseEvent[]; ended: Promise<void> } {
 
 describe('personal data is redacted before dispatch and restored for the customer', function () {
   this.timeout(60_000);
-  const testApi = useTestApi({ env: { MIA_SUSPICION_LIMIT: '1000' } });
+  const testApi = useTestApi({ env: { MIA_SUSPICION_LIMIT: '1000', MIA_WEBHOOK_ALLOW_PRIVATE: 'true' } });
   const api = (): TestApi => testApi;
 
   async function sql<T>(text: string, values: unknown[] = []): Promise<T[]> {
@@ -155,6 +156,41 @@ describe('personal data is redacted before dispatch and restored for the custome
       `Also use ${OTHER_EMAIL}, not ${EMAIL.toUpperCase()}.`, second.body.response]);
     const placeholders = await sql<{ placeholder: string }>(`SELECT placeholder FROM mia.pii_placeholders WHERE business_id = $1 ORDER BY placeholder`, [b.id]);
     assert.deepEqual(placeholders.map((r) => r.placeholder), ['[CARD_1]', '[EMAIL_1]', '[EMAIL_2]', '[IBAN_1]', '[PHONE_1]']);
+  });
+
+  it("the completion webhook carries the customer's data where the miner wrote placeholders", async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const b = await business();
+      const hostile = await recordingMiner();
+      const chat = await submitChat(api(), b, { message: `Call me: ${PHONE}`, callback_url: receiver.url });
+      assert.equal(chat.status, 202, chat.text);
+      await hostile.answer(await hostile.claim(), 'We will call [PHONE_1] today.');
+      const hook = await eventually(() => receiver.received.find((h) => h.body.includes(chat.body.job_id as string)), 10_000, 'the webhook');
+      assert.equal((JSON.parse(hook.body) as { response: string }).response, `We will call ${PHONE} today.`);
+      assertNoSecrets(hostile.received.join('\n'), 'what the miner received');
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('a miner is judged by the text it sent: its tokens against its placeholders, a repeated result as a duplicate', async () => {
+    const b = await business();
+    const miner = await recordingMiner();
+    // The restored answer is shorter than what the miner wrote: 5 × "a@b.co " (35 bytes) against
+    // 5 × "[EMAIL_1] " (50 bytes). 60 tokens are believable for the second only.
+    await submitChat(api(), b, { message: 'Mail a@b.co please' });
+    const job = await miner.claim();
+    assert.equal(job.prompt, 'Mail [EMAIL_1] please');
+    const output = '[EMAIL_1] '.repeat(5);
+    await miner.answer(job, output, 60);
+    const again = await postResult(api(), miner.miner, job, { output, tokens_generated: 60 });
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.body.outcome, 'duplicate');
+    const result = await api().request('GET', `/job/${job.job_id}/result`, { token: b.api_key });
+    assert.equal(result.body.response, 'a@b.co '.repeat(5));
+    assert.equal(result.body.tokens_generated, 60);
+    assert.deepEqual(await sql(`SELECT reason FROM mia.miner_suspicions WHERE miner_id = $1`, [miner.miner.miner_id]), []);
   });
 
   it('a placeholder split across two delta batches is never shown half on the SSE stream', async () => {
