@@ -6,6 +6,7 @@ import { findPersonalData, ibanValid, luhnValid } from '../../api/privacy/detect
 import { pendingPlaceholderStart, type PiiCategory } from '../../api/privacy/placeholders.ts';
 import { Redactor, type RedactionCounts, type SessionValue } from '../../api/privacy/redact.ts';
 import { restorableEnd, restorer } from '../../api/privacy/restore.ts';
+import { ToolDeltaRestorer } from '../../api/privacy/toolDeltas.ts';
 
 const regions = ['US', 'GB', 'DE', 'FR', 'ES', 'IT', 'NL'];
 const all = new Set<PiiCategory>(['email', 'phone', 'card', 'iban']);
@@ -118,5 +119,21 @@ describe('personal data: redaction and restoration', () => {
     // Up to a given end: the part after it is not looked at.
     assert.equal(restorableEnd('ab [EMAIL_1] cd', 7), 3);
     assert.equal(restorableEnd('ab [EMAIL_1] cd', 12), 12);
+  });
+
+  it('holds streamed tool-call deltas while their arguments end inside a placeholder, then shows them as one, restored', () => {
+    const tools = new ToolDeltaRestorer(restorer(new Map([['[EMAIL_1]', 'jane@example.com']])), true);
+    const args = (d: Record<string, unknown>) => (d.function as { arguments: string }).arguments;
+    assert.deepEqual(tools.push({ index: 0, id: 'c1', function: { name: 'mail', arguments: '{"to":"' } }, 0).map((s) => s.end), [1]);
+    assert.deepEqual(tools.push({ index: 0, function: { arguments: '[EMA' } }, 1), []);
+    assert.deepEqual(tools.push({ index: 0, function: { arguments: 'IL_1' } }, 2), []);
+    const shown = tools.push({ index: 0, function: { arguments: ']"}' } }, 3);
+    assert.deepEqual(shown.map((s) => [args(s.delta), s.end]), [['jane@example.com"}', 4]]);
+    // A call cut off inside a placeholder (the next call began, or the attempt ended) is shown as it is.
+    assert.deepEqual(tools.push({ index: 1, function: { arguments: '{"x":"[EM' } }, 4), []);
+    assert.deepEqual(tools.push({ index: 2, id: 'c3', function: { name: 'n', arguments: '' } }, 5).map((s) => [args(s.delta), s.end]), [['{"x":"[EM', 5], ['', 6]]);
+    assert.deepEqual(tools.flush(), []);
+    // Without placeholders to restore, every delta passes at once.
+    assert.equal(new ToolDeltaRestorer(restorer(new Map()), false).push({ index: 0, function: { arguments: '[EMA' } }, 0).length, 1);
   });
 });
