@@ -12,6 +12,28 @@ export type RedactionCounts = Partial<Record<PiiCategory, number>>;
 
 const keyOf = (category: string, valueKey: string) => `${category}:${valueKey}`;
 
+// A session's history comes back on every turn, and the system message is the
+// same on most: what was found in a text is remembered (a bounded map, oldest
+// first out), so a submit runs the detectors over its new text only (a 20-turn
+// history costs about 2 ms of parsing otherwise).
+const foundCache = new Map<string, PiiSpan[]>();
+const foundCacheLimit = 5000;
+const foundCacheMaxChars = 8192;
+
+function findCached(text: string, categories: ReadonlySet<PiiCategory>, regions: readonly string[]): PiiSpan[] {
+  if (text.length > foundCacheMaxChars) return findPersonalData(text, categories, regions);
+  const key = `${[...categories].join(',')}|${regions.join(',')}|${text}`;
+  let spans = foundCache.get(key);
+  if (spans) {
+    foundCache.delete(key);
+  } else {
+    spans = findPersonalData(text, categories, regions);
+    if (foundCache.size >= foundCacheLimit) foundCache.delete(foundCache.keys().next().value!);
+  }
+  foundCache.set(key, spans);
+  return spans;
+}
+
 // A known value shorter than this is not replaced where the detector did not
 // find it: too likely to be part of something else.
 const literalMinLength = 6;
@@ -39,7 +61,7 @@ export class Redactor {
   find(text: string): PiiSpan[] {
     const known = this.spans.get(text);
     if (known) return known;
-    const spans = findPersonalData(text, this.categories, this.regions).filter((s) => !this.exempt.has(keyOf(s.category, s.key)));
+    const spans = findCached(text, this.categories, this.regions).filter((s) => !this.exempt.has(keyOf(s.category, s.key)));
     this.spans.set(text, spans);
     return spans;
   }
