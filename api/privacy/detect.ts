@@ -28,7 +28,7 @@ export type PiiSpan = {
 // in the folded text are offsets in the original.
 const folded: Record<string, string> = { '\uFF0B': '+', '\uFF0D': '-', '\uFF08': '(', '\uFF09': ')', '\uFF0E': '.', '\uFF20': '@', '\u3000': ' ', '\u2212': '-', '\u2010': '-', '\u2011': '-', '\u2013': '-' };
 
-export function foldDigits(text: string): string {
+function foldDigits(text: string): string {
   return text.replace(/[\uFF10-\uFF19\u0660-\u0669\u06F0-\u06F9\uFF0B\uFF0D\uFF08\uFF09\uFF0E\uFF20\u3000\u2212\u2010\u2011\u2013]/g, (c) => {
     const code = c.charCodeAt(0);
     if (code >= 0xff10 && code <= 0xff19) return String(code - 0xff10);

@@ -5,11 +5,8 @@
 export const piiCategories = ['email', 'phone', 'card', 'iban'] as const;
 export type PiiCategory = (typeof piiCategories)[number];
 
+// The label is the category upper-cased (sql/pii_placeholders_assign.sql writes them).
 const labels: Record<PiiCategory, string> = { email: 'EMAIL', phone: 'PHONE', card: 'CARD', iban: 'IBAN' };
-
-export function placeholderOf(category: PiiCategory, n: number): string {
-  return `[${labels[category]}_${n}]`;
-}
 
 /** Every complete placeholder in a text, whatever its number (a miner may write ones it was never given). */
 export const placeholderPattern = /\[(?:EMAIL|PHONE|CARD|IBAN)_\d{1,6}\]/g;

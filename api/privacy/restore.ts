@@ -27,8 +27,6 @@ export function restorer(values: ReadonlyMap<string, string>): Restorer {
   return { text, json };
 }
 
-export const noRestorer: Restorer = restorer(new Map());
-
 /**
  * Of a growing text that may be shown up to `end`, how far it may be shown so
  * that no placeholder is cut: a trailing `[EMA`, `[EMAIL_` or `[EMAIL_1` is held
