@@ -86,6 +86,8 @@ export const ClaimedJobRow = z.object({
   attempts: z.number().int(),
   priority: z.number().int(),
   created_at: timestamp,
+  /** Personal data was redacted from the job (migration 0150). */
+  pii_redacted: z.boolean(),
 });
 export type ClaimedJobRow = z.infer<typeof ClaimedJobRow>;
 

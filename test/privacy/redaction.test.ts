@@ -340,6 +340,20 @@ describe('personal data is redacted before dispatch and restored for the custome
     for (const { prompt } of prompts) assert.match(prompt, new RegExp(`^I am \\[EMAIL_\\d\\], team lead ${shared.replace(/[[\]]/g, '\\$&')}$`));
   });
 
+  it("a session named by the customer's e-mail address reaches the miner under an opaque id", async () => {
+    const b = await business();
+    const hostile = await recordingMiner();
+    const asked = post(b, '/v1/chat/completions', { model: 'mia', user: EMAIL, messages: [{ role: 'user', content: 'Where is my parcel?' }] });
+    const job = await hostile.claim();
+    assert.match(job.session_id, /^anon-[A-Za-z0-9_-]{22}$/);
+    await hostile.answer(job, 'On its way.');
+    assert.equal((await asked).status, 200);
+    assertNoSecrets(hostile.received.join('\n'), 'what the miner received');
+    // The business keeps its own name for the session.
+    const [row] = await sql<{ session_id: string }>(`SELECT session_id FROM mia.jobs WHERE id = $1`, [job.job_id]);
+    assert.equal(row!.session_id, EMAIL);
+  });
+
   it('per business: invalid numbers, switched off, and chosen categories reach the miner as written', async () => {
     const b = await business();
     const miner = await recordingMiner();
