@@ -8,6 +8,11 @@ export type PiiCategory = (typeof piiCategories)[number];
 // The label is the category upper-cased (sql/pii_placeholders_assign.sql writes them).
 const labels: Record<PiiCategory, string> = { email: 'EMAIL', phone: 'PHONE', card: 'CARD', iban: 'IBAN' };
 
+/** Told to the model when its messages hold placeholders, so it copies them rather than guessing values. */
+export function placeholderInstruction(used: readonly string[]): string {
+  return `The customer's personal data appears as placeholders (${used.join(', ')}): where you mean such a value, write its placeholder exactly as given.`;
+}
+
 /** Every complete placeholder in a text, whatever its number (a miner may write ones it was never given). */
 export const placeholderPattern = /\[(?:EMAIL|PHONE|CARD|IBAN)_\d{1,6}\]/g;
 

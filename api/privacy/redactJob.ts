@@ -8,7 +8,7 @@ import type { ChatMessage } from '../chat/buildMessages.ts';
 import { piiPlaceholders } from '../store/piiPlaceholders.ts';
 import { redactionFor } from './policy.ts';
 import { mapMessageTexts, messageTexts, Redactor, type RedactionCounts, type SessionValue } from './redact.ts';
-import type { PiiCategory } from './placeholders.ts';
+import { placeholderInstruction, type PiiCategory } from './placeholders.ts';
 
 export type JobTexts = { messages: ChatMessage[]; prompt: string; context: string | null };
 export type RedactionRecord = { counts: RedactionCounts; placeholders: string[] };
@@ -52,6 +52,10 @@ export async function redactForDispatch(
   const counts: RedactionCounts = {};
   const used = new Set<string>();
   const messages = mapMessageTexts(job.messages, (text) => redactor.redact(text, session, counts, used));
+  const placeholders = [...used].sort();
+  if (placeholders.length > 0 && messages[0]?.role === 'system') {
+    messages[0] = { ...messages[0], content: `${messages[0].content}\n\n${placeholderInstruction(placeholders)}` };
+  }
   // The prompt and context are copies of what the messages hold: not counted twice.
   const uncounted: RedactionCounts = {};
   const prompt = redactor.redact(job.prompt, session, uncounted, used);

@@ -121,6 +121,8 @@ describe('personal data is redacted before dispatch and restored for the custome
     assert.equal(job1.messages.at(-1)!.content, job1.prompt);
     // The business's own address is not the customer's data: the model needs it.
     assert.ok(job1.messages[0]!.content.includes('help@velo.example'));
+    // The model is told what the placeholders are.
+    assert.match(job1.messages[0]!.content, /placeholders \(\[CARD_1\], \[EMAIL_1\], \[IBAN_1\], \[PHONE_1\]\): where you mean/);
     // The contact guardrail passes the answer: the placeholders stand for the customer's own data.
     const answer1 = 'Refund of [CARD_1] / [IBAN_1] confirmed; we will mail [EMAIL_1] and call [PHONE_1].';
     await hostile.answer(job1, answer1);
