@@ -10,7 +10,10 @@ SET name          = coalesce(:name, name),
     contact_allowlist = coalesce(:contact_allowlist::text[], contact_allowlist),
     -- The chat widget's origins (migration 0140), replaced whole.
     widget_origins = coalesce(:widget_origins::text[], widget_origins),
+    -- Redaction of customers' personal data before dispatch (migration 0150).
+    pii_redaction = coalesce(:pii_redaction::boolean, pii_redaction),
+    pii_redaction_categories = coalesce(:pii_redaction_categories::text[], pii_redaction_categories),
     updated_at    = now()
 WHERE id = :id
 RETURNING id, name, contact_email, contact_phone, system_prompt, priority,
-       contact_guardrail, contact_allowlist, widget_origins, created_at, updated_at
+       contact_guardrail, contact_allowlist, widget_origins, pii_redaction, pii_redaction_categories, created_at, updated_at

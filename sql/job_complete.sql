@@ -1,6 +1,8 @@
 -- Store successful results of one miner, one or many in one statement.
--- :results is a JSON array of {job_id, lease_token, output, tool_calls,
--- tokens_generated, prompt_tokens}. Fencing: only a running job held by this
+-- :results is a JSON array of {job_id, lease_token, output, miner_output,
+-- tool_calls, tokens_generated, prompt_tokens}: output is the customer's answer,
+-- miner_output the miner's text when restoring placeholders changed it
+-- (api/privacy/restoreResults.ts). Fencing: only a running job held by this
 -- miner under that lease, before the lease expired, is completed (after it, the job is
 -- the reaper's to give back, whether or not it has run yet: 409 lease_lost); others
 -- are left untouched and classified by the caller (sql/job_result_check.sql).
@@ -10,7 +12,7 @@
 -- by sql/miner_credit_job.sql once the plausibility checks have judged them.
 WITH input AS (
   SELECT *
-  FROM jsonb_to_recordset(:results::jsonb) AS r(job_id uuid, lease_token uuid, output text,
+  FROM jsonb_to_recordset(:results::jsonb) AS r(job_id uuid, lease_token uuid, output text, miner_output text,
                                                 tool_calls jsonb, tokens_generated integer,
                                                 prompt_tokens integer)
 ), locked AS (
@@ -23,7 +25,7 @@ WITH input AS (
   FOR UPDATE OF j
 ), done AS (
   UPDATE mia.jobs AS j
-  SET status = 'completed', output = i.output, tool_calls = i.tool_calls,
+  SET status = 'completed', output = i.output, miner_output = i.miner_output, tool_calls = i.tool_calls,
       tokens_reported = i.tokens_generated, prompt_tokens_reported = i.prompt_tokens,
       tokens_generated = NULL, prompt_tokens = NULL, error = NULL, error_code = NULL,
       completed_at = now(), lease_expires_at = NULL

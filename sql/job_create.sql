@@ -19,7 +19,8 @@ WITH clock AS (
 ), job AS (
   INSERT INTO mia.jobs (business_id, session_id, messages, prompt, context, max_tokens, temperature,
                         tools, tool_choice, sampling, priority, max_attempts, idempotency_key, callback_url,
-                        notify_on_finish, queue_deadline, need_tokens, waits_for_miner, model, fair_at, reserved_tokens)
+                        notify_on_finish, queue_deadline, need_tokens, waits_for_miner, model, fair_at, reserved_tokens,
+                        pii_redacted, pii_placeholders)
   VALUES (:business_id, :session_id, :messages::jsonb, :prompt, :context, :max_tokens, :temperature,
           :tools::jsonb, :tool_choice::jsonb, :sampling::jsonb, :priority, :max_attempts, :idempotency_key, :callback_url,
           :notify_on_finish,
@@ -32,9 +33,11 @@ WITH clock AS (
           CASE WHEN :reserve::boolean
                THEN octet_length(:messages::jsonb::text) + coalesce(octet_length(:tools::jsonb::text), 0)
                     + 16 * jsonb_array_length(:messages::jsonb) + 256 + :max_tokens::int
-               ELSE 0 END)
+               ELSE 0 END,
+          -- Personal data redacted (migration 0150): counts only, and the placeholders used.
+          :pii_redacted::jsonb, :pii_placeholders::text[])
   ON CONFLICT (business_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-  RETURNING id, business_id, session_id, prompt, reserved_tokens
+  RETURNING id, business_id, session_id, reserved_tokens
 ), reserved AS (
   UPDATE mia.businesses AS b
   SET reserved_tokens = b.reserved_tokens + job.reserved_tokens
@@ -42,6 +45,7 @@ WITH clock AS (
   WHERE b.id = job.business_id AND job.reserved_tokens > 0
 ), user_log AS (
   INSERT INTO mia.chat_logs (session_id, business_id, job_id, role, message)
-  SELECT session_id, business_id, id, 'user', prompt FROM job
+  -- The message as the customer wrote it (the job's prompt is the redacted one).
+  SELECT session_id, business_id, id, 'user', :log_message FROM job
 )
 SELECT id FROM job

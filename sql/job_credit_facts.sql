@@ -7,7 +7,8 @@ SELECT j.id AS job_id, j.status, coalesce(m.model, 'unknown') AS model, j.max_to
        j.tokens_reported AS tokens_generated, j.prompt_tokens_reported AS prompt_tokens,
        coalesce(p.hidden_reasoning, false) AS hidden_reasoning,
        p.parameters_billions::float8 AS parameters_billions,
-       octet_length(coalesce(j.output, '')) AS output_bytes,
+       -- What the miner wrote (placeholders, migration 0150), not the restored answer.
+       octet_length(coalesce(j.miner_output, j.output, '')) AS output_bytes,
        coalesce(octet_length(j.tool_calls::text), 0) AS tool_calls_bytes,
        octet_length(j.messages::text) + coalesce(octet_length(j.tools::text), 0) AS prompt_bytes,
        jsonb_array_length(j.messages) AS message_count,

@@ -9,13 +9,13 @@ WITH watched AS (
   UPDATE mia.jobs SET notify_on_finish = true
   WHERE id = :id AND NOT notify_on_finish
   RETURNING id, business_id, session_id, status, output, tool_calls, tokens_generated, prompt_tokens,
-            error, error_code, attempts, max_attempts, miner_id, created_at, claimed_at, completed_at
+            error, error_code, attempts, max_attempts, miner_id, created_at, claimed_at, completed_at, miner_output, pii_redacted
 )
 SELECT w.*
 FROM watched AS w
 LEFT JOIN LATERAL (SELECT pg_notify('mia_job_queued', '') WHERE w.status = 'queued') AS wake ON true
 UNION ALL
 SELECT id, business_id, session_id, status, output, tool_calls, tokens_generated, prompt_tokens,
-       error, error_code, attempts, max_attempts, miner_id, created_at, claimed_at, completed_at
+       error, error_code, attempts, max_attempts, miner_id, created_at, claimed_at, completed_at, miner_output, pii_redacted
 FROM mia.jobs
 WHERE id = :id AND NOT EXISTS (SELECT 1 FROM watched)

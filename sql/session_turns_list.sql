@@ -6,7 +6,10 @@
 -- transcript (its chat-log rows stay for the model's history).
 -- Plan: a range of jobs_session_idx (business_id, session_id, created_at, id), migration
 -- 0130; no sort.
-SELECT j.id, j.status, j.model, j.prompt AS message,
+-- The customer's message as written comes from the chat log: the job's prompt holds what
+-- the miner was sent, with personal data replaced by placeholders (migration 0150).
+SELECT j.id, j.status, j.model,
+       coalesce((SELECT c.message FROM mia.chat_logs AS c WHERE c.job_id = j.id AND c.role = 'user'), j.prompt) AS message,
        CASE WHEN j.status = 'completed' THEN j.output END AS answer,
        j.tokens_generated, j.prompt_tokens, j.attempts,
        -- error also holds the reason of an attempt that was retried: only a job that

@@ -10,6 +10,7 @@ import { judgeResult } from './plausibility.ts';
 import { suspendIfDue } from './suspension.ts';
 import { errorFields, log } from '../log.ts';
 import { screenResults, type Screened } from '../integrity/screenResults.ts';
+import { restoreResults } from '../privacy/restoreResults.ts';
 
 export type CreditedCompletion = { completed: string[]; cancelledCredited: string[]; suspicions: number };
 
@@ -48,7 +49,8 @@ export async function completeAndCredit(
   let screened: Screened = { passed: [], refused: [], suspicions: 0 };
   const outcome = await ctx.db.transaction(async (tx) => {
     screened = await screenResults(ctx, tx, minerId, results); // stream integrity, contact guardrail
-    const completed = await jobs.complete(tx, minerId, screened.passed);
+    // Stored with the customer's data back in place of the placeholders (api/privacy/).
+    const completed = await jobs.complete(tx, minerId, await restoreResults(tx, screened.passed));
     const done = new Set(completed);
     const rest = results.filter((r) => !done.has(r.job_id));
     const cancelledCredited = rest.length === 0 ? [] : await credits.recordCancelledWork(tx, minerId, rest);

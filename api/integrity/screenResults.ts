@@ -21,6 +21,7 @@ import type { SuccessResult } from '../store/jobs.ts';
 import { jobs } from '../store/jobs.ts';
 import { jobIntegrity, type StreamLockRow } from '../store/jobIntegrity.ts';
 import { ContactPolicy, type Contact } from './contacts.ts';
+import { piiPlaceholders } from '../store/piiPlaceholders.ts';
 
 export type RefusalCode = 'result_contradicts_stream' | 'result_contact_forbidden';
 export type RefusedResult = { job_id: string; code: RefusalCode; status: 'queued' | 'failed'; message: string };
@@ -28,9 +29,12 @@ export type Screened = { passed: SuccessResult[]; refused: RefusedResult[]; susp
 
 type Verdict = { code: RefusalCode; reason: 'stream_contradicted' | 'contact_guardrail'; message: string; figures: Record<string, unknown> };
 
-/** Every string in a job's messages (contents, tool-call arguments): what the business and its customer gave. */
-export function givenTexts(messages: unknown, context: string | null): string[] {
-  const out: string[] = context ? [context] : [];
+/**
+ * Every string in a job's messages (contents, tool-call arguments): what the business and its customer gave.
+ * `redactedValues`: the values behind the placeholders those messages received (api/privacy/), given too.
+ */
+export function givenTexts(messages: unknown, context: string | null, redactedValues: Iterable<string> = []): string[] {
+  const out: string[] = context ? [context, ...redactedValues] : [...redactedValues];
   const walk = (value: unknown): void => {
     if (typeof value === 'string') out.push(value);
     else if (Array.isArray(value)) value.forEach(walk);
@@ -65,7 +69,7 @@ function toolsContradict(streamed: readonly Record<string, unknown>[], final: un
   });
 }
 
-function judge(ctx: AppContext, row: StreamLockRow, result: SuccessResult): Verdict | null {
+function judge(ctx: AppContext, row: StreamLockRow, result: SuccessResult, redactedValues: Iterable<string>): Verdict | null {
   if (!result.output.startsWith(row.streamed) || toolsContradict(row.streamed_tools, result.tool_calls)) {
     let at = 0;
     while (at < row.streamed.length && row.streamed[at] === result.output[at]) at += 1;
@@ -77,7 +81,7 @@ function judge(ctx: AppContext, row: StreamLockRow, result: SuccessResult): Verd
     };
   }
   if (!row.guardrail) return null;
-  const policy = new ContactPolicy(givenTexts(row.messages, row.context), row.allowlist, ctx.config.MIA_GUARDRAIL_PHONE_REGIONS);
+  const policy = new ContactPolicy(givenTexts(row.messages, row.context, redactedValues), row.allowlist, ctx.config.MIA_GUARDRAIL_PHONE_REGIONS);
   const forbidden: Contact | null = policy.firstForbidden(result.output);
   if (!forbidden) return null;
   return {
@@ -100,13 +104,14 @@ export async function screenResults(
   results: readonly SuccessResult[],
 ): Promise<Screened> {
   const rows = new Map((await jobIntegrity.streamLock(tx, minerId, results)).map((r) => [r.job_id, r] as const));
+  const redacted = await piiPlaceholders.forJobs(tx, [...rows.keys()]);
   const passed: SuccessResult[] = [];
   const refused: RefusedResult[] = [];
   let suspicions = 0;
   for (const result of results) {
     const row = rows.get(result.job_id);
     // Not this lease's job (or a repeat within the batch): job_complete.sql's fencing explains it.
-    const verdict = row ? judge(ctx, row, result) : null;
+    const verdict = row ? judge(ctx, row, result, redacted.get(row.job_id)?.values() ?? []) : null;
     if (!row || !verdict) {
       passed.push(result);
       continue;

@@ -11,6 +11,7 @@ import { jobs } from '../store/jobs.ts';
 import { miners, type MinerCapacity } from '../store/miners.ts';
 import { contextNeed } from './contextNeed.ts';
 import { buildMessages, type ChatMessage } from '../chat/buildMessages.ts';
+import { redactForDispatch } from '../privacy/redactJob.ts';
 import { BadRequestError, ForbiddenError, NoCapableMinerError, NoMinerAvailableError, NotFoundError } from '../errors.ts';
 
 export type Business = { id: string; systemPrompt: string; priority: number };
@@ -103,7 +104,11 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     });
   }
 
-  const messagesJson = JSON.stringify(messages);
+  // What miners will see: the customer's personal data replaced by placeholders
+  // (api/privacy/redactJob.ts). The chat log keeps the message as written.
+  const redacted = await redactForDispatch(ctx, business.id, input.sessionId,
+    { messages, prompt: input.message, context: input.context });
+  const messagesJson = JSON.stringify(redacted.messages);
   const needTokens = contextNeed(messagesJson, maxTokens);
   if (capacity.online === 0) {
     if (input.refuseWithoutMiner) throw new NoMinerAvailableError(config.MIA_NO_MINER_RETRY_AFTER_SECONDS);
@@ -114,8 +119,11 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     business_id: business.id,
     session_id: input.sessionId,
     messages: messagesJson,
-    prompt: input.message,
-    context: input.context,
+    prompt: redacted.prompt,
+    context: redacted.context,
+    log_message: input.message,
+    pii_redacted: redacted.record ? JSON.stringify(redacted.record.counts) : null,
+    pii_placeholders: redacted.record?.placeholders ?? null,
     max_tokens: maxTokens,
     temperature: input.temperature ?? 0.7,
     tools: input.tools ? JSON.stringify(input.tools) : null,

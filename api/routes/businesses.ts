@@ -21,6 +21,8 @@ type BusinessBody = {
   contact_guardrail?: boolean;
   contact_allowlist?: string[];
   widget_origins?: string[];
+  pii_redaction?: boolean;
+  pii_redaction_categories?: string[];
 };
 
 function present(row: BusinessRow) {
@@ -90,6 +92,9 @@ export function businessRoutes(ctx: AppContext): Router {
       contact_guardrail: body.contact_guardrail ?? null,
       contact_allowlist: body.contact_allowlist ?? null,
       widget_origins: body.widget_origins === undefined ? null : normaliseOrigins(body.widget_origins),
+      pii_redaction: body.pii_redaction ?? null,
+      // Sorted and once each, so the stored list reads the same however it was sent.
+      pii_redaction_categories: body.pii_redaction_categories ? [...new Set(body.pii_redaction_categories)].sort() : null,
     });
     if (!row) throw new NotFoundError('no such business');
     if (body.monthly_token_budget !== undefined) await creditReports.setBudget(ctx.db, id, body.monthly_token_budget);

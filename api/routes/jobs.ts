@@ -62,7 +62,8 @@ export function jobRoutes(ctx: AppContext): Router {
     // The webhook is the business's to watch too: a receiver that refuses or never
     // answers shows up here rather than only in our logs.
     const webhook = await webhookDeliveries.forJob(ctx.db, jobId);
-    res.status(200).json({ ...jobOutcome(job), webhook });
+    // What was hidden from the miners: categories and counts, never the values.
+    res.status(200).json({ ...jobOutcome(job), webhook, redacted: job.pii_redacted });
   });
 
   router.delete('/job/:job_id', async (req, res) => {

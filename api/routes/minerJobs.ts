@@ -10,13 +10,14 @@ import { checkResultFields, submitResults, type Outcome, type ResultItem } from 
 import { errorFields, log } from '../log.ts';
 import { refuseIfSuspended } from '../credits/claimGuard.ts';
 import { observeJobTimings } from '../metrics/jobTimings.ts';
+import { minerSessionId } from '../privacy/minerSession.ts';
 
-function presentJob(job: ClaimedJobRow) {
+function presentJob(job: ClaimedJobRow, regions: readonly string[]) {
   return {
     job_id: job.job_id,
     prompt: job.prompt,
     context: job.context,
-    session_id: job.session_id,
+    session_id: minerSessionId(job, regions),
     business_id: job.business_id,
     max_tokens: job.max_tokens,
     temperature: job.temperature,
@@ -78,14 +79,14 @@ export function minerJobRoutes(ctx: AppContext): Router {
   router.get('/job/next', async (req, res) => {
     const [job] = await claim(req, res, 1);
     if (!job) res.status(204).end();
-    else res.json(presentJob(job));
+    else res.json(presentJob(job, ctx.config.MIA_GUARDRAIL_PHONE_REGIONS));
   });
 
   router.get('/jobs/next', async (req, res) => {
     const maxJobs = Math.min(Number(req.query.max_jobs ?? 1), ctx.config.MIA_CLAIM_BATCH_LIMIT);
     const claimed = await claim(req, res, maxJobs);
     if (claimed.length === 0) res.status(204).end();
-    else res.json({ jobs: claimed.map(presentJob) });
+    else res.json({ jobs: claimed.map((job) => presentJob(job, ctx.config.MIA_GUARDRAIL_PHONE_REGIONS)) });
   });
 
   router.post('/job/result', async (req, res) => {

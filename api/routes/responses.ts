@@ -19,6 +19,7 @@ import type { JobRow } from '../store/rows.ts';
 import { cancelAbandoned } from '../streaming/relay.ts';
 import { relayResponses, responseObject, type ResponseEcho } from '../streaming/responsesRelay.ts';
 import { checkModel, jobFailure, waitsForMiner } from './openai.ts';
+import { restoreMessages } from '../privacy/restoreMessages.ts';
 
 type ContentPart = { type: string; text?: string };
 type InputItem = {
@@ -138,7 +139,8 @@ export function responsesRoutes(ctx: AppContext): Router {
       // Its conversation without our system message (instructions are not carried over, as
       // OpenAI has it), then its answer.
       history = [
-        ...(previous.messages.slice(1) as ChatMessage[]),
+        // As the customer wrote it: the new job redacts it again (api/privacy/restoreMessages.ts).
+        ...(await restoreMessages(ctx.db, previous.id, previous.messages.slice(1) as ChatMessage[])),
         { role: 'assistant', content: previous.output ?? '', ...(previous.tool_calls?.length ? { tool_calls: previous.tool_calls } : {}) },
       ];
       sessionId ??= previous.session_id;

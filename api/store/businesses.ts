@@ -25,6 +25,9 @@ type BusinessChanges = {
   contact_allowlist: readonly string[] | null;
   /** The chat widget's origins, replaced whole; null keeps them. */
   widget_origins: readonly string[] | null;
+  pii_redaction: boolean | null;
+  /** Replaces the stored list; null keeps it. */
+  pii_redaction_categories: readonly string[] | null;
 };
 
 const create = defineQuery<NewBusiness, typeof BusinessRow>('business_create', BusinessRow);

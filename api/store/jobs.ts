@@ -7,9 +7,16 @@ import type { ClaimSettings } from './miners.ts';
 export type NewJob = {
   business_id: string;
   session_id: string;
-  messages: string; // JSON text
+  /** JSON text; redacted (api/privacy/redactJob.ts), as are prompt and context: what miners receive. */
+  messages: string;
   prompt: string;
   context: string | null;
+  /** The customer's message as written, for the chat log. */
+  log_message: string;
+  /** Categories redacted and their counts, JSON text (migration 0150); null: redaction off. */
+  pii_redacted: string | null;
+  /** The placeholders the messages received: the only ones restored in the answer. */
+  pii_placeholders: readonly string[] | null;
   max_tokens: number;
   temperature: number;
   tools: string | null;
@@ -39,7 +46,10 @@ export type NewJob = {
 export type SuccessResult = {
   job_id: string;
   lease_token: string | null;
+  /** The answer the customer is shown (placeholders restored: api/privacy/restoreResults.ts). */
   output: string;
+  /** The answer as the miner sent it, when restoring changed it. */
+  miner_output?: string | null;
   tool_calls: unknown;
   tokens_generated: number;
   prompt_tokens: number | null;

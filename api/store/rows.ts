@@ -15,6 +15,8 @@ export const BusinessRow = z.object({
   contact_guardrail: z.boolean(),
   contact_allowlist: z.array(z.string()),
   widget_origins: z.array(z.string()),
+  pii_redaction: z.boolean(),
+  pii_redaction_categories: z.array(z.string()),
   created_at: timestamp,
   updated_at: timestamp,
 });
@@ -62,6 +64,10 @@ export const JobRow = z.object({
   created_at: timestamp,
   claimed_at: timestamp.nullable(),
   completed_at: timestamp.nullable(),
+  /** The answer as the miner sent it, placeholders unrestored (migration 0150); null: same as output. */
+  miner_output: z.string().nullable(),
+  /** Personal data redacted before dispatch, category → count; null: redaction off. */
+  pii_redacted: z.record(z.string(), z.number()).nullable(),
 });
 export type JobRow = z.infer<typeof JobRow>;
 
@@ -83,6 +89,8 @@ export const ClaimedJobRow = z.object({
   attempts: z.number().int(),
   priority: z.number().int(),
   created_at: timestamp,
+  /** Personal data was redacted from the job (migration 0150). */
+  pii_redacted: z.boolean(),
 });
 export type ClaimedJobRow = z.infer<typeof ClaimedJobRow>;
 

@@ -16,6 +16,12 @@
 // attempt's text; a `done` never follows text that differs from the stored
 // answer without a `restart` first. The contact guardrail holds back text that
 // may still become a URL, address or phone number (api/integrity/streamGuard.ts).
+//
+// Personal data (README "Customers' personal data"): miners write placeholders
+// ([EMAIL_1]); a reader shows each piece with the customer's values back in
+// their place. Positions count the miner's text, and no piece ends inside a
+// placeholder (api/privacy/restore.ts restorableEnd), so each piece restores on
+// its own and a placeholder split across delta batches is shown whole.
 import type { AppContext } from '../context.ts';
 import { jobs } from '../store/jobs.ts';
 import { jobDeltas } from '../store/jobDeltas.ts';
@@ -27,6 +33,9 @@ import { ContactPolicy } from '../integrity/contacts.ts';
 import { givenTexts } from '../integrity/screenResults.ts';
 import { StreamGuard } from '../integrity/streamGuard.ts';
 import { failureReason } from '../jobs/failureReason.ts';
+import { piiPlaceholders } from '../store/piiPlaceholders.ts';
+import { restorableEnd, restorer } from '../privacy/restore.ts';
+import { ToolDeltaRestorer } from '../privacy/toolDeltas.ts';
 
 export type Position = { attempt: number; offset: number; tools: number };
 
@@ -62,10 +71,10 @@ function finalEvent(job: JobRow): StreamEvent {
   return { event: 'error', data: { error: { code: 'job_failed', message: `the job failed after ${job.attempts} attempts: ${failureReason(job) ?? 'no reason given'}` } } };
 }
 
-async function guardFor(ctx: AppContext, jobId: string): Promise<ContactPolicy | null> {
+async function guardFor(ctx: AppContext, jobId: string, redactedValues: Iterable<string>): Promise<ContactPolicy | null> {
   const row = await jobIntegrity.guardrail(ctx.db, jobId);
   if (!row?.guardrail) return null;
-  return new ContactPolicy(givenTexts(row.messages, row.context), row.allowlist, ctx.config.MIA_GUARDRAIL_PHONE_REGIONS);
+  return new ContactPolicy(givenTexts(row.messages, row.context, redactedValues), row.allowlist, ctx.config.MIA_GUARDRAIL_PHONE_REGIONS);
 }
 
 export async function* jobEvents(
@@ -85,17 +94,21 @@ export async function* jobEvents(
       yield { event: 'error', data: { error: { code: 'not_found', message: 'the job no longer exists' } } };
       return;
     }
-    const policy = await guardFor(ctx, jobId);
+    const redacted = (await piiPlaceholders.forJobs(ctx.db, [jobId])).get(jobId) ?? new Map<string, string>();
+    const policy = await guardFor(ctx, jobId, redacted.values());
+    const restore = restorer(redacted);
     let shown = from ? { ...from } : { attempt: 0, offset: 0, tools: 0 };
     // The attempt's text as read so far (batch 0 to nextSeq - 1), and how much of it may be shown.
     let text = '';
     let nextSeq = 0;
     let guard = new StreamGuard(policy);
+    let tools = new ToolDeltaRestorer(restore, redacted.size > 0);
     const restartAs = (attempt: number) => {
       shown = { attempt, offset: 0, tools: 0 };
       text = '';
       nextSeq = 0;
       guard = new StreamGuard(policy);
+      tools = new ToolDeltaRestorer(restore, redacted.size > 0);
     };
     if (!from && !announced && first.status === 'queued') {
       yield { event: 'queued', data: { job_id: jobId, session_id: first.session_id, status: 'queued' } };
@@ -140,16 +153,18 @@ export async function* jobEvents(
             if (delta.seq !== nextSeq || delta.text_start !== text.length) break;
             nextSeq += 1;
             text += delta.content;
-            const end = guard.visibleEnd(text);
+            const end = restorableEnd(text, guard.visibleEnd(text));
             if (end > shown.offset) {
               const piece = text.slice(shown.offset, end);
               shown.offset = end;
-              yield { event: 'delta', id: positionId(shown), data: { text: piece } };
+              yield { event: 'delta', id: positionId(shown), data: { text: restore.text(piece) } };
             }
             for (const [i, call] of (delta.tool_calls ?? []).entries()) {
               if (delta.tool_start + i < shown.tools) continue;
-              shown.tools = delta.tool_start + i + 1;
-              yield { event: 'tool_call', id: positionId(shown), data: call };
+              for (const piece of tools.push(call, delta.tool_start + i)) {
+                shown.tools = piece.end;
+                yield { event: 'tool_call', id: positionId(shown), data: piece.delta };
+              }
             }
           }
         }
@@ -161,7 +176,8 @@ export async function* jobEvents(
       if (!job) continue;
       if (job.status === 'completed') {
         // The stored answer is the authority: whatever part of it the deltas did not carry comes now.
-        const output = job.output ?? '';
+        // Compared and cut in the miner's text, which the positions count.
+        const output = job.miner_output ?? job.output ?? '';
         if (shown.attempt === job.attempts) {
           // What this reader showed of the attempt must begin the answer (a resumed
           // reader that never read the batches cannot tell, and the result was screened).
@@ -173,7 +189,12 @@ export async function* jobEvents(
           if (shown.offset < output.length) {
             const rest = output.slice(shown.offset);
             shown.offset = output.length;
-            yield { event: 'delta', id: positionId(shown), data: { text: rest } };
+            yield { event: 'delta', id: positionId(shown), data: { text: restore.text(rest) } };
+          }
+          // A tool call held back for a placeholder that never completed: shown as it is.
+          for (const piece of tools.flush()) {
+            shown.tools = piece.end;
+            yield { event: 'tool_call', id: positionId(shown), data: piece.delta };
           }
         }
       }

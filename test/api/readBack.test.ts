@@ -105,6 +105,22 @@ describe('reading conversations back', () => {
     assert.deepEqual(ids(inSession.body.jobs), [waiting.body.job_id, cancelled.body.job_id, failing.body.job_id, answered.body.job_id]);
   });
 
+  it('shows the customer\'s message as written, though the miner was sent placeholders (redaction)', async () => {
+    const business = await createBusiness(api);
+    const miner = await registerMiner(api);
+    const session = `pii-${randomUUID()}`;
+    const message = 'Please write to anna.berg@example.com about my order.';
+    const chat = await submitChat(api, business, { message, session_id: session });
+    assert.equal(chat.status, 202, chat.text);
+    const claimed = await claimJob(api, miner);
+    assert.doesNotMatch(JSON.stringify(claimed.body), /anna\.berg@example\.com/, 'the miner sees a placeholder');
+    await postResult(api, miner, claimed.body, { output: 'I will write to [EMAIL_1] today.', tokens_generated: 8 });
+    const read = await api.request('GET', `/sessions/${session}`, { token: business.api_key });
+    assert.equal(read.status, 200, read.text);
+    assert.equal(read.body.turns[0].message, message);
+    assert.equal(read.body.turns[0].answer, 'I will write to anna.berg@example.com today.');
+  });
+
   it('walks every page of a long session, a business\'s jobs and all jobs without a gap or a repeat, ties on created_at included', async () => {
     const business = await createBusiness(api);
     const other = await createBusiness(api);
