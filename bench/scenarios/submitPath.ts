@@ -3,6 +3,7 @@
 // through pg at the same concurrency. (b) A waiting POST /chat (wait 30) with
 // one long-polling miner that answers at once: what the API adds on top of
 // the miner's own time (job in hand → result acknowledged), one chat at a time.
+// (c) Redaction's cost: chats carrying personal data, redaction on vs off.
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { NewJob } from '../../api/store/jobs.ts';
@@ -88,8 +89,44 @@ export const submitPath: Scenario = {
       await Promise.all(conns.map((c) => c.end()));
       await db.query(`UPDATE mia.jobs SET status = 'cancelled' WHERE status = 'queued'`);
 
+      // (c) Redaction's cost on the submit path (issue 21): the same clients sending messages
+      // that carry an e-mail, a phone number, a Luhn-valid card and an IBAN, new values each
+      // time (so every chat detects, assigns placeholders under the session lock and inserts
+      // them), with redaction on (the default) and then off for the same messages.
+      const piiMessage = (i: number) =>
+        `I am customer${i}@example.com, call +49 30 ${String(1000000 + i).slice(-7)}; card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00. Where is order ${i}?`;
+      const chatRate = async (label: string, count: number, message: (i: number) => string): Promise<{ rate: number; p50: number }> => {
+        ctx.progress(`(c) ${count} × POST /chat wait 0, ${concurrency} clients: ${label}`);
+        let next = 0;
+        const times: number[] = [];
+        const until = nowMs() + maxMs;
+        meter.begin();
+        const began = nowMs();
+        await Promise.all(clients.map(async (client) => {
+          while (next < count && nowMs() < until) {
+            const i = next++;
+            const t0 = nowMs();
+            const res = await client.request('POST', '/chat', { token: business.apiKey, body: { message: message(i), wait: 0 } });
+            times.push(nowMs() - t0);
+            if (res.status !== 202) throw new Error(`POST /chat (${label}): ${res.status} ${res.text.slice(0, 200)}`);
+          }
+        }));
+        report.cpu[`POST /chat wait 0, ${label}`] = meter.end();
+        await db.query(`UPDATE mia.jobs SET status = 'cancelled' WHERE status = 'queued'`);
+        return { rate: times.length / ((nowMs() - began) / 1000), p50: summarize(times).p50 };
+      };
+      const piiChats = Math.max(200, Math.round(chats / 4));
+      const redacted = await chatRate('personal data, redaction on', piiChats, piiMessage);
+      const off = await fetch(`${api.url}/businesses/${business.id}`, {
+        method: 'PATCH', headers: { authorization: `Bearer ${benchAdminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ pii_redaction: false }),
+      });
+      if (off.status !== 200) throw new Error(`PATCH pii_redaction: ${off.status} ${await off.text()}`);
+      const unredacted = await chatRate('personal data, redaction off', piiChats, piiMessage);
+
       const a = summarize(latencies);
       report.rows.push(
+        { measure: `POST /chat wait 0 with personal data, redaction on, ${concurrency} clients`, value: redacted.rate, unit: 'req/s', baseline: { name: 'the same messages, redaction off', value: unredacted.rate }, better: 'higher' },
+        { measure: `POST /chat wait 0 with personal data, latency p50 redaction on / off`, value: redacted.p50, unit: 'ms', baseline: { name: 'redaction off', value: unredacted.p50 }, better: 'lower' },
         { measure: `POST /chat wait 0, ${concurrency} clients`, value: httpRate, unit: 'req/s', baseline: { name: 'job_create SQL via pg', value: sqlRate }, better: 'higher' },
         { measure: `POST /chat wait 0 latency p50`, value: a.p50, unit: 'ms', better: 'lower' },
         { measure: `POST /chat wait 0 latency p99`, value: a.p99, unit: 'ms', better: 'lower' },
