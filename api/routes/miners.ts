@@ -110,8 +110,10 @@ export function minerRoutes(ctx: AppContext): Router {
 
   router.post('/miner/:miner_id/status', async (req, res) => {
     const minerId = await requireMinerSelf(ctx, req, req.params.miner_id!);
-    const { status, reason, running } = req.body as { status: MinerRow['status']; reason?: string; running?: string[] };
+    const { status, reason, running, unstarted } = req.body as { status: MinerRow['status']; reason?: string; running?: string[]; unstarted?: string[] };
     let released = 0;
+    // First, before an offline release or this heartbeat's drop would count their attempts.
+    if (unstarted && unstarted.length > 0) released += (await miners.handBackUnstarted(ctx.db, minerId, unstarted)).length;
     if (status === 'offline') released = (await miners.releaseJobs(ctx.db, minerId)).length;
     // A report without `running` names no job: it extends no lease (a miner cannot keep
     // jobs alive it is not working on by merely reporting in).

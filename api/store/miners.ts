@@ -41,7 +41,13 @@ const heartbeat = defineQuery<{ miner_id: string; status: string; reason: string
   StatusRow,
 );
 const touch = defineQuery<{ miner_id: string }, z.ZodUnknown>('miner_touch', z.unknown());
+/** Free hand-backs (and probation drops) per job, so a miner cannot cycle a job forever. */
+const maxFreeHandBacks = 3;
 const releaseJobs = defineQuery<{ miner_id: string }, typeof IdRow>('miner_release_jobs', IdRow);
+const handBack = defineQuery<{ miner_id: string; lease_tokens: readonly string[]; max_free: number }, z.ZodObject<{ job_id: z.ZodUUID }>>(
+  'job_hand_back_unstarted',
+  z.object({ job_id: z.uuid() }),
+);
 const CapacityRow = z.object({ online: z.number(), largest_context: z.number().nullable(), smallest_fitting: z.number().nullable() });
 const capacity = defineQuery<{ base_tokens: number; model: string | null }, typeof CapacityRow>('miner_capacity', CapacityRow);
 export type MinerCapacity = z.infer<typeof CapacityRow>;
@@ -70,6 +76,9 @@ export const miners = {
     await db.query(touch({ miner_id: minerId }));
   },
   releaseJobs: (db: CommonQueryMethods, minerId: string) => db.any(releaseJobs({ miner_id: minerId })),
+  /** Claimed-ahead jobs handed back unstarted: given back without counting the attempt (sql/job_hand_back_unstarted.sql). */
+  handBackUnstarted: (db: DatabasePool, minerId: string, leaseTokens: readonly string[]) =>
+    db.any(handBack({ miner_id: minerId, lease_tokens: leaseTokens, max_free: maxFreeHandBacks })),
   /** What online, unsuspended miners (serving model, when given) hold: how many, the largest context, the smallest that holds baseTokens. */
   capacity: (db: DatabasePool, baseTokens: number, model: string | null) => db.one(capacity({ base_tokens: baseTokens, model })),
 };

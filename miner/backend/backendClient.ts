@@ -255,10 +255,12 @@ export class BackendClient {
     reason?: string,
     /** Lease tokens of the jobs in hand: only their leases are extended; others are given back. */
     running: readonly string[] = [],
+    /** Lease tokens of jobs claimed ahead and handed back unstarted: their attempts are not counted. */
+    unstarted: readonly string[] = [],
   ): Promise<{ status: string; leases_extended?: number; leases_lost?: string[] }> {
     const { body } = await this.request('POST', `/miner/${encodeURIComponent(minerId)}/status`, {
       // The backend keeps at most 1000 characters of a reason.
-      body: { status, ...(reason ? { reason: reason.slice(0, 1000) } : {}), running },
+      body: { status, ...(reason ? { reason: reason.slice(0, 1000) } : {}), running, ...(unstarted.length > 0 ? { unstarted } : {}) },
       signal,
     });
     return StatusReplySchema.parse(body);

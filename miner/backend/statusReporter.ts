@@ -26,6 +26,8 @@ export interface StatusReporterOptions {
 export class StatusReporter {
   /** Lease tokens of the jobs being worked on: the heartbeat names them, and only they are extended. */
   private readonly running = new Set<string>();
+  /** Claimed-ahead jobs handed back unstarted, told to the backend with the next report. */
+  private readonly unstarted = new Set<string>();
   private offlineReason: string | undefined;
   private draining = false;
   private lastSent: MinerStatus | undefined;
@@ -52,6 +54,13 @@ export class StatusReporter {
     const ms = Date.parse(leaseExpiresAt) - Date.now();
     // Clocks of miner and backend differ; a nonsensical lease still gets a safe beat.
     this.leaseMs = Math.min(this.leaseMs, Number.isFinite(ms) && ms > 0 ? ms : 3000);
+    this.poke();
+  }
+
+  /** A job claimed ahead that will not run here: the next report hands it back, its attempt uncounted. */
+  jobHandedBack(leaseToken: string): void {
+    this.unstarted.add(leaseToken);
+    this.jobFinished(leaseToken);
     this.poke();
   }
 
@@ -89,9 +98,11 @@ export class StatusReporter {
       const status = this.status;
       try {
         const reason = status === 'offline' ? this.offlineReason : undefined;
+        const handedBack = [...this.unstarted];
         const reply = await this.options.backend.reportStatus(this.options.minerId, status, signal, reason, [
           ...this.running,
-        ]);
+        ], handedBack);
+        for (const token of handedBack) this.unstarted.delete(token);
         if (status !== this.lastSent) {
           this.options.logger.info(`status ${status}`, {
             reason: status === 'offline' ? this.offlineReason : undefined,
@@ -150,11 +161,16 @@ export class StatusReporter {
     this.stopped.abort();
     await this.loop;
     try {
+      // Jobs still to hand back go first: `offline` releases what is left, counted.
       await this.options.backend.reportStatus(
         this.options.minerId,
         'offline',
         AbortSignal.timeout(timeoutMs),
+        undefined,
+        [],
+        [...this.unstarted],
       );
+      this.unstarted.clear();
       this.options.logger.info('status offline');
     } catch (error) {
       this.options.logger.warn('could not report offline', { error: errorMessage(error) });

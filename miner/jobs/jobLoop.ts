@@ -32,7 +32,7 @@ import { reportResult } from './reportResult.ts';
 export interface JobLoopOptions extends Omit<GenerateOptions, 'backend'> {
   backend: Pick<BackendClient, 'claim' | 'claimBatch' | 'submitResult'> & Partial<Pick<BackendClient, 'postDeltas'>>;
   llama: GenerateOptions['llama'];
-  status: Pick<StatusReporter, 'jobStarted' | 'jobFinished'>;
+  status: Pick<StatusReporter, 'jobStarted' | 'jobFinished' | 'jobHandedBack'>;
   stats: JobStats;
   logger: Logger;
   minerId: string;
@@ -106,11 +106,11 @@ export class JobLoop {
     this.startReady();
   }
 
-  /** Claimed-ahead jobs that will not run here: drop them from the heartbeat, which hands them back. */
+  /** Claimed-ahead jobs that will not run here: the next status report hands them back, their attempts uncounted. */
   private handBack(jobs: ClaimedJob[]): void {
     for (const job of jobs) {
       this.options.logger.info(`job ${job.job_id} handed back unstarted`);
-      this.options.status.jobFinished(job.lease_token);
+      this.options.status.jobHandedBack(job.lease_token);
     }
   }
 

@@ -219,9 +219,13 @@ function defineMinerSuite(label: string, binary: string, model: string, realServ
         assert.equal((await jobResult(api, business, started)).status, 'completed');
         assert.match(miner.output, new RegExp(`job ${waiting} handed back unstarted`));
         assert.doesNotMatch(miner.output, new RegExp(`job started job=${waiting}`));
-        const rows = await withClient(api.databaseUrl, (c) => c.query('SELECT status, miner_id FROM mia.jobs WHERE id = $1', [waiting]));
+        const rows = await withClient(api.databaseUrl, (c) => c.query('SELECT status, miner_id, attempts, max_attempts, free_drops, error FROM mia.jobs WHERE id = $1', [waiting]));
         assert.equal(rows.rows[0].status, 'queued', 'back in the queue for another miner');
         assert.equal(rows.rows[0].miner_id, null);
+        // Nothing ran: the attempt is not counted (one more attempt allowed, a free drop).
+        assert.equal(rows.rows[0].free_drops, 1, JSON.stringify(rows.rows[0]));
+        assert.equal(rows.rows[0].max_attempts, 4, 'the default 3, plus the free drop');
+        assert.match(rows.rows[0].error, /\(not counted: handed back unstarted\)/);
       });
 
       it('restarts a llama-server that crashes mid-job and still answers the job', async () => {
@@ -302,7 +306,9 @@ function defineMinerSuite(label: string, binary: string, model: string, realServ
         const miner = startMiner({
           name: 'fake-loop',
           model: fakeModel,
-          args: ['--max-restarts', '2'],
+          // The restart after the loop waits 2 × 5 s, so the miner is still offline when the
+          // test reads it back (at the default 1 s it could be idle again on a busy machine).
+          args: ['--max-restarts', '2', '--restart-backoff', '5'],
           env: { FAKE_LLAMA_LOAD_MS: '0' },
         });
         await miner.waitFor(/status idle/);

@@ -50,7 +50,7 @@ function useFakeLlama(slots: number, env: Record<string, string> = {}): LlamaPro
 function oneSlotLoop(url: string | undefined, overrides: Partial<JobLoopOptions> & Pick<JobLoopOptions, 'backend' | 'logger'>): JobLoop {
   return new JobLoop({
     llama: { url, isReady: () => true, waitReady: async () => true, suspect: () => {} },
-    status: { jobStarted: () => {}, jobFinished: () => {} },
+    status: { jobStarted: () => {}, jobFinished: () => {}, jobHandedBack: () => {} },
     stats: new JobStats(),
     minerId: 'm1',
     slots: 1,
@@ -83,7 +83,7 @@ describe('job loop', function () {
         submitResult: (_minerId, result) => submit(result),
       },
       llama: { url: llama.url, isReady: () => true, waitReady: async () => true, suspect: () => {} },
-      status: { jobStarted: () => {}, jobFinished: () => {} },
+      status: { jobStarted: () => {}, jobFinished: () => {}, jobHandedBack: () => {} },
       stats: new JobStats(),
       logger: createLogger({ level: 'debug', sink: (_l, line) => lines.push(line) }),
       minerId: 'm1',
@@ -150,7 +150,7 @@ describe('job loop slot refills', function () {
         submitResult: async (_m, r) => ({ job_id: r.job_id, outcome: 'accepted' }),
       },
       llama: { url: llama.url, isReady: () => true, waitReady: async () => true, suspect: () => {} },
-      status: { jobStarted: () => {}, jobFinished: () => {} },
+      status: { jobStarted: () => {}, jobFinished: () => {}, jobHandedBack: () => {} },
       stats: new JobStats(),
       logger: createLogger({ level: 'error', sink: () => {} }),
       minerId: 'm1',
@@ -407,6 +407,7 @@ describe('job loop claiming ahead of its slots', function () {
       status: {
         jobStarted: (_at, token) => events.push(`heartbeat+ ${token.slice(-4)}`),
         jobFinished: (token) => events.push(`heartbeat- ${token.slice(-4)}`),
+        jobHandedBack: (token) => events.push(`handed back ${token.slice(-4)}`),
       },
       stats: new JobStats(),
       logger: createLogger({
@@ -453,8 +454,8 @@ describe('job loop claiming ahead of its slots', function () {
     assert.deepEqual(submitted.map((r) => [r.job_id, r.success]), [['e1', true]]);
     assert.ok(!events.includes('started e2'), events.join(', '));
     assert.ok(events.includes('handed back e2'));
-    // e2 leaves the heartbeat (the backend releases it) before e1's result is even posted.
-    assert.ok(events.indexOf(`heartbeat- ${tail('e2')}`) < events.indexOf('post e1'), events.join(', '));
+    // e2 is handed back (the next status report gives it back, its attempt uncounted) before e1's result is even posted.
+    assert.ok(events.indexOf(`handed back ${tail('e2')}`) < events.indexOf('post e1'), events.join(', '));
     assert.equal(loop.activeJobs, 0);
   });
 
