@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, ConsoleMessage, Page } from 'playwright-core';
 import { startTestApi, useTestApi, type TestApi } from '../support/apiServer.ts';
-import { launchChromium } from '../support/browser.ts';
+import { launchChromium, requireChromium } from '../support/browser.ts';
 import { withClient } from '../support/database.ts';
 import { claimJob, createBusiness, postResult, registerMiner, submitChat, type TestBusiness, type TestMiner } from '../support/factories.ts';
 
@@ -116,7 +116,8 @@ describe('operator console', function () {
 
   describe('in Chromium', () => {
     let browser: Browser;
-    before(async () => {
+    before(async function () {
+      requireChromium(this);
       browser = await launchChromium();
     });
     after(async () => {

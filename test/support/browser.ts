@@ -29,3 +29,15 @@ export async function launchChromium(): Promise<Browser> {
     ],
   });
 }
+
+/**
+ * Skips the calling test (or hook's block) where no Chromium is installed, so `npm test`
+ * runs on a fresh machine with Node alone; .ci/run installs Chromium and sets
+ * MIA_REQUIRE_BROWSER=1, so there a missing browser fails instead of skipping.
+ */
+export function requireChromium(test: Mocha.Context): void {
+  if (chromiumAvailable()) return;
+  if (process.env.MIA_REQUIRE_BROWSER === '1') throw new Error(`no Chromium at ${chromiumPath} and MIA_REQUIRE_BROWSER=1`);
+  console.warn(`    skipped: no Chromium at ${chromiumPath} (apt-get install chromium, or set CHROMIUM_PATH)`);
+  test.skip();
+}

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startTestApi, type TestApi } from '../support/apiServer.ts';
-import { chromiumAvailable, launchChromium } from '../support/browser.ts';
+import { chromiumAvailable, launchChromium, requireChromium } from '../support/browser.ts';
 import { createTestDatabase, withClient, type TestDatabase } from '../support/database.ts';
 import { claimJob, createBusiness, postResult, registerMiner, type TestBusiness } from '../support/factories.ts';
 import { eventually, fakeLlamaServer, fakeModel, MinerProcess, repoRoot, tempDir } from '../miner/helpers.ts';
@@ -173,7 +173,8 @@ describe('chat widget', function () {
     return withClient(database.url, async (client) => (await client.query(text, values)).rows as T[]);
   }
 
-  it('streams a customer\'s message to a live answer on an allowed origin, in the browser\'s language, stored under its session, shown in the operator console', async () => {
+  it('streams a customer\'s message to a live answer on an allowed origin, in the browser\'s language, stored under its session, shown in the operator console', async function () {
+    requireChromium(this);
     await startMiner();
     const page = await newPage('de-DE');
     const pageErrors: string[] = [];
@@ -264,7 +265,8 @@ describe('chat widget', function () {
     await operator.context().close();
   });
 
-  it('takes its token from the business\'s backend with data-token-url, in the session the business names', async () => {
+  it('takes its token from the business\'s backend with data-token-url, in the session the business names', async function () {
+    requireChromium(this);
     await startMiner();
     const page = await newPage('fr-FR');
     await openWidget(page, `${shop.origin}/own-backend`);
@@ -276,7 +278,8 @@ describe('chat widget', function () {
     await page.context().close();
   });
 
-  it('does not run on a page of an origin the business did not allow', async () => {
+  it('does not run on a page of an origin the business did not allow', async function () {
+    requireChromium(this);
     const page = await newPage('en-US');
     await openWidget(page, `${elsewhere.origin}/`);
     const before = await sqlRows<{ n: number }>('SELECT count(*)::int AS n FROM mia.jobs WHERE business_id = $1', [business.id]);
@@ -415,7 +418,8 @@ describe('chat widget with a hand-driven miner', function () {
     await api?.close();
   });
 
-  it('wipes the text a refused attempt streamed and shows the answer that replaced it', async () => {
+  it('wipes the text a refused attempt streamed and shows the answer that replaced it', async function () {
+    requireChromium(this);
     const business = await createBusiness(api);
     shop = await startShop(api, business);
     await api.request('PATCH', `/businesses/${business.id}`, { token: api.adminToken, body: { widget_origins: [shop.origin] } });
@@ -451,7 +455,8 @@ describe('chat widget with a hand-driven miner', function () {
     assert.equal(done.notice, null);
   });
 
-  it('follows an answer still being written onto the next page', async () => {
+  it('follows an answer still being written onto the next page', async function () {
+    requireChromium(this);
     const business = await createBusiness(api);
     const site = await startShop(api, business);
     try {
@@ -480,7 +485,8 @@ describe('chat widget with a hand-driven miner', function () {
     }
   });
 
-  it('reattaches where it was when a stream ends before its answer (MIA_STREAM_MAX_SECONDS)', async () => {
+  it('reattaches where it was when a stream ends before its answer (MIA_STREAM_MAX_SECONDS)', async function () {
+    requireChromium(this);
     // Streams of this API close after a second; the answer comes after several of them.
     const shortStreams = await startTestApi({ env: { MIA_STREAM_MAX_SECONDS: '1' } });
     const business = await createBusiness(shortStreams);
