@@ -8,7 +8,9 @@ SET name          = coalesce(:name, name),
     -- The contact guardrail (migration 0080); the allow-list is replaced whole.
     contact_guardrail = coalesce(:contact_guardrail::boolean, contact_guardrail),
     contact_allowlist = coalesce(:contact_allowlist::text[], contact_allowlist),
+    -- Which miners may take its jobs (migration 0170); jobs already queued keep theirs.
+    miner_pool    = coalesce(:miner_pool, miner_pool),
     updated_at    = now()
 WHERE id = :id
 RETURNING id, name, contact_email, contact_phone, system_prompt, priority,
-       contact_guardrail, contact_allowlist, created_at, updated_at
+       contact_guardrail, contact_allowlist, miner_pool, created_at, updated_at

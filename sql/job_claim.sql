@@ -35,6 +35,16 @@
 -- Models (migration 0121): a job that names a model goes only to a miner serving it
 -- (miners.model); one for any model (NULL) goes to any miner.
 --
+-- Pools (migration 0170): a restricted job (jobs.pool: 'verified', 'trusted' or
+-- 'own:<business>', copied from its business at submit) goes only to a miner holding that
+-- key (`keys` below: miners the operator trusts hold 'trusted' and 'verified', miners verified for the
+-- model they serve hold 'verified', a business's own miners hold 'own:<business>'). The
+-- pick keeps the index scan flat: restricted jobs no miner of this claim qualifies for are
+-- a filter on the row it reads (an array membership against one InitPlan), like models.
+-- Placing them is a small matching: restricted jobs first, each to the earliest free slot
+-- of a qualifying miner (pool_match, at most :max_jobs steps); open jobs then take the
+-- slots left exactly as before. A restricted job left unplaced stays queued.
+--
 -- Retries move on: a job goes to none of the miners of this claim that already tried
 -- it (attempted_by) while an online, unsuspended miner that has not tried it exists,
 -- for at most :retry_avoid_s after it became claimable again (that miner may be unable
@@ -46,20 +56,26 @@ WITH wanted AS (
   FROM unnest(:miner_ids::uuid[]) WITH ORDINALITY AS w(miner_id, ord)
 ), standing AS (
   SELECT m.id, m.slots, coalesce(m.context_length, 2147483647) AS ctx, m.model,
-         mia.on_probation(m.id, :probation_jobs::int) AS probation
+         mia.on_probation(m.id, :probation_jobs::int) AS probation,
+         array_remove(ARRAY[
+           CASE WHEN m.operator_trusted THEN 'trusted' END,
+           CASE WHEN m.operator_trusted OR EXISTS (SELECT 1 FROM mia.miner_verifications AS v
+                                          WHERE v.miner_id = m.id AND v.model = m.model AND v.verified_at IS NOT NULL)
+                THEN 'verified' END,
+           'own:' || m.owner_business_id::text], NULL) AS keys
   FROM mia.miners AS m
   WHERE m.id IN (SELECT miner_id FROM wanted)
 ), room AS (
-  SELECT s.id, s.ctx, s.model, s.probation,
+  SELECT s.id, s.ctx, s.model, s.probation, s.keys,
          CASE WHEN s.probation THEN least(s.slots, :probation_slots::int) ELSE s.slots END
          - (SELECT count(*) FROM mia.jobs AS r WHERE r.miner_id = s.id AND r.status = 'running') AS free
   FROM standing AS s
 ), allowed AS (
-  SELECT w.miner_id, w.ord, r.ctx, r.model, r.probation
+  SELECT w.miner_id, w.ord, r.ctx, r.model, r.probation, r.keys
   FROM wanted AS w JOIN room AS r ON r.id = w.miner_id
   WHERE w.nth <= r.free
 ), picked AS (
-  SELECT id, priority, fair_at, coalesce(need_tokens, 0) AS need, model
+  SELECT id, priority, fair_at, coalesce(need_tokens, 0) AS need, model, pool
   FROM mia.jobs
   -- Matches the partial index jobs_claim_idx (WHERE status = 'queued', ORDER BY priority, fair_at).
   WHERE status = 'queued' AND run_after <= now()
@@ -67,6 +83,8 @@ WITH wanted AS (
     AND coalesce(need_tokens, 0) <= (SELECT max(ctx) FROM allowed)
     -- A job that names a model only for a claim with a miner serving it (migration 0121).
     AND (model IS NULL OR model IN (SELECT a.model FROM allowed AS a WHERE a.model IS NOT NULL))
+    -- A restricted job only for a claim with a miner of its pool (migration 0170).
+    AND (pool IS NULL OR pool = ANY (ARRAY(SELECT DISTINCT k FROM allowed AS a, unnest(a.keys) AS k)))
     AND (cardinality(attempted_by) = 0
          OR NOT attempted_by && :miner_ids::uuid[]
          OR run_after <= now() - make_interval(secs => :retry_avoid_s::double precision)
@@ -76,12 +94,34 @@ WITH wanted AS (
   ORDER BY priority, fair_at
   LIMIT :max_jobs::int
   FOR UPDATE SKIP LOCKED
+), restricted AS (
+  SELECT id, need, model, pool, row_number() OVER (ORDER BY priority, fair_at) AS n
+  FROM picked WHERE pool IS NOT NULL
+), pool_match AS (
+  -- Restricted jobs in queue order, each to the first free slot (by ord) of a miner of its
+  -- pool, model and context; `taken` carries the slots placed so far.
+  WITH RECURSIVE step (n, id, miner_id, ord, probation, taken) AS (
+    SELECT 0::bigint, NULL::uuid, NULL::uuid, NULL::bigint, NULL::boolean, ARRAY[]::bigint[]
+    UNION ALL
+    SELECT r.n, r.id, s.miner_id, s.ord, s.probation, st.taken || coalesce(s.ord, -1)
+    FROM step AS st
+    JOIN restricted AS r ON r.n = st.n + 1
+    LEFT JOIN LATERAL (
+      SELECT a.miner_id, a.ord, a.probation FROM allowed AS a
+      WHERE r.pool = ANY (a.keys) AND (r.model IS NULL OR a.model = r.model) AND r.need <= a.ctx
+        AND a.ord <> ALL (st.taken)
+      ORDER BY a.ord LIMIT 1) AS s ON true
+  )
+  SELECT id, miner_id, ord, probation FROM step WHERE miner_id IS NOT NULL
+), open_slots AS (
+  SELECT * FROM allowed WHERE ord NOT IN (SELECT ord FROM pool_match)
 ), jobs_by_need AS (
   -- Jobs that name a model are placed first, among the slots of miners serving it
   -- (ranked within each model); jobs for any model then take the slots left.
-  SELECT id, need, model, row_number() OVER (PARTITION BY model ORDER BY need DESC, priority, fair_at) AS k FROM picked
+  SELECT id, need, model, row_number() OVER (PARTITION BY model ORDER BY need DESC, priority, fair_at) AS k
+  FROM picked WHERE pool IS NULL
 ), miners_by_ctx AS (
-  SELECT miner_id, ord, ctx, model, probation, row_number() OVER (PARTITION BY model ORDER BY ctx DESC, ord) AS k FROM allowed
+  SELECT miner_id, ord, ctx, model, probation, row_number() OVER (PARTITION BY model ORDER BY ctx DESC, ord) AS k FROM open_slots
 ), assigned_model AS (
   SELECT j.id, m.miner_id, m.ord, m.probation
   FROM jobs_by_need AS j JOIN miners_by_ctx AS m ON m.model = j.model AND m.k = j.k
@@ -90,12 +130,14 @@ WITH wanted AS (
   SELECT id, need, k FROM jobs_by_need WHERE model IS NULL
 ), free_slots AS (
   SELECT a.miner_id, a.ctx, a.probation, row_number() OVER (ORDER BY a.ctx DESC, a.ord) AS k
-  FROM allowed AS a
+  FROM open_slots AS a
   WHERE a.ord NOT IN (SELECT ord FROM assigned_model)
 ), assigned AS (
   -- Biggest job to the biggest context, and so on down: if the picked jobs can all be
   -- placed, this places them. One that does not fit its miner (or finds no miner of its
   -- model in this claim) stays queued (its row lock ends with this statement's transaction).
+  SELECT id, miner_id, probation FROM pool_match
+  UNION ALL
   SELECT id, miner_id, probation FROM assigned_model
   UNION ALL
   SELECT j.id, m.miner_id, m.probation

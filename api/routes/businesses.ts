@@ -19,6 +19,7 @@ type BusinessBody = {
   monthly_token_budget?: number | null;
   contact_guardrail?: boolean;
   contact_allowlist?: string[];
+  miner_pool?: BusinessRow['miner_pool'];
 };
 
 function present(row: BusinessRow) {
@@ -87,6 +88,7 @@ export function businessRoutes(ctx: AppContext): Router {
       priority: body.priority ?? null,
       contact_guardrail: body.contact_guardrail ?? null,
       contact_allowlist: body.contact_allowlist ?? null,
+      miner_pool: body.miner_pool ?? null,
     });
     if (!row) throw new NotFoundError('no such business');
     if (body.monthly_token_budget !== undefined) await creditReports.setBudget(ctx.db, id, body.monthly_token_budget);

@@ -23,6 +23,8 @@ type BusinessChanges = {
   contact_guardrail: boolean | null;
   /** Replaces the stored list; null keeps it. */
   contact_allowlist: readonly string[] | null;
+  /** Which miners may take its jobs (README "Pools"); null keeps it. */
+  miner_pool: BusinessRow['miner_pool'] | null;
 };
 
 const create = defineQuery<NewBusiness, typeof BusinessRow>('business_create', BusinessRow);

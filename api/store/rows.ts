@@ -14,6 +14,7 @@ export const BusinessRow = z.object({
   priority: z.number().int(),
   contact_guardrail: z.boolean(),
   contact_allowlist: z.array(z.string()),
+  miner_pool: z.enum(['open', 'verified', 'trusted', 'own']),
   created_at: timestamp,
   updated_at: timestamp,
 });

@@ -76,7 +76,7 @@ export const submitPath: Scenario = {
             const values: NewJob = {
               business_id: business.id, session_id: randomUUID(), messages: typicalMessages(message), prompt: message,
               context: null, max_tokens: 512, temperature: 0.7, tools: null, tool_choice: null, sampling: null, priority: 100,
-              max_attempts: 3, idempotency_key: null, callback_url: null, notify_on_finish: false, queue_timeout_s: 600, need_tokens: 600, waits_for_miner: false, model: null, fair_spacing_s: 1, reserve: false,
+              max_attempts: 3, idempotency_key: null, callback_url: null, notify_on_finish: false, queue_timeout_s: 600, need_tokens: 600, waits_for_miner: false, model: null, fair_spacing_s: 1, reserve: false, canary_prompt: null,
             };
             await c.query(createSql, names.map((n) => values[n as keyof NewJob]));
           }
