@@ -37,8 +37,9 @@ ALTER TABLE mia.jobs
   -- Index into api/trust/canaryPrompts.ts for a canary job; NULL for a real one. Never
   -- returned to a miner: a canary is claimed exactly like any job.
   ADD COLUMN canary_prompt smallint;
--- Restricted jobs waiting, for the fail-fast of sql/job_fail_unpooled.sql (few rows).
-CREATE INDEX jobs_pool_queued_idx ON mia.jobs (pool) WHERE status = 'queued' AND pool IS NOT NULL;
+-- Restricted jobs waiting, by pool in claim order: the claim's pick of a pool's head
+-- (sql/job_claim.sql, picked_pool) and the fail-fast of sql/job_fail_unpooled.sql.
+CREATE INDEX jobs_pool_claim_idx ON mia.jobs (pool, priority, fair_at) WHERE status = 'queued' AND pool IS NOT NULL;
 -- Canaries waiting, per model, for the canary task's top-up (sql/canary_demand.sql).
 CREATE INDEX jobs_canary_queued_idx ON mia.jobs (model) WHERE status = 'queued' AND canary_prompt IS NOT NULL;
 
@@ -100,7 +101,7 @@ DROP TABLE mia.canary_answers;
 DROP TABLE mia.canary_expectations;
 DROP TABLE mia.miner_verifications;
 DROP INDEX mia.jobs_canary_queued_idx;
-DROP INDEX mia.jobs_pool_queued_idx;
+DROP INDEX mia.jobs_pool_claim_idx;
 ALTER TABLE mia.jobs DROP COLUMN canary_prompt, DROP COLUMN pool;
 DROP TABLE mia.business_enrolment_tokens;
 ALTER TABLE mia.businesses DROP COLUMN canary, DROP COLUMN miner_pool;

@@ -37,13 +37,14 @@
 --
 -- Pools (migration 0170): a restricted job (jobs.pool: 'verified', 'trusted' or
 -- 'own:<business>', copied from its business at submit) goes only to a miner holding that
--- key (`keys` below: miners the operator trusts hold 'trusted' and 'verified', miners verified for the
--- model they serve hold 'verified', a business's own miners hold 'own:<business>'). The
--- pick keeps the index scan flat: restricted jobs no miner of this claim qualifies for are
--- a filter on the row it reads (an array membership against one InitPlan), like models.
--- Placing them is a small matching: restricted jobs first, each to the earliest free slot
--- of a qualifying miner (pool_match, at most :max_jobs steps); open jobs then take the
--- slots left exactly as before. A restricted job left unplaced stays queued.
+-- key (`keys` below: miners the operator trusts hold 'trusted' and 'verified', miners
+-- verified for the model they serve hold 'verified', a business's own miners hold
+-- 'own:<business>'). Two picks, each an index scan with LIMIT :max_jobs: open jobs from
+-- jobs_claim_idx (pool IS NULL, a filter on the row read), restricted jobs per key from
+-- jobs_pool_claim_idx. Placing is a small matching: restricted jobs first, each to the
+-- earliest free slot of a qualifying miner (pool_match, at most :max_jobs steps: a miner
+-- serves its pool before the open queue); open jobs then take the slots left exactly as
+-- before. Picked jobs left unplaced stay queued (their row locks end with the statement).
 --
 -- Retries move on: a job goes to none of the miners of this claim that already tried
 -- it (attempted_by) while an online, unsuspended miner that has not tried it exists,
@@ -74,17 +75,15 @@ WITH wanted AS (
   SELECT w.miner_id, w.ord, r.ctx, r.model, r.probation, r.keys
   FROM wanted AS w JOIN room AS r ON r.id = w.miner_id
   WHERE w.nth <= r.free
-), picked AS (
+), picked_open AS (
   SELECT id, priority, fair_at, coalesce(need_tokens, 0) AS need, model, pool
   FROM mia.jobs
   -- Matches the partial index jobs_claim_idx (WHERE status = 'queued', ORDER BY priority, fair_at).
-  WHERE status = 'queued' AND run_after <= now()
+  WHERE status = 'queued' AND run_after <= now() AND pool IS NULL
     -- Too big for every miner of this claim: left for a bigger one (or its queue deadline).
     AND coalesce(need_tokens, 0) <= (SELECT max(ctx) FROM allowed)
     -- A job that names a model only for a claim with a miner serving it (migration 0121).
     AND (model IS NULL OR model IN (SELECT a.model FROM allowed AS a WHERE a.model IS NOT NULL))
-    -- A restricted job only for a claim with a miner of its pool (migration 0170).
-    AND (pool IS NULL OR pool = ANY (ARRAY(SELECT DISTINCT k FROM allowed AS a, unnest(a.keys) AS k)))
     AND (cardinality(attempted_by) = 0
          OR NOT attempted_by && :miner_ids::uuid[]
          OR run_after <= now() - make_interval(secs => :retry_avoid_s::double precision)
@@ -94,6 +93,33 @@ WITH wanted AS (
   ORDER BY priority, fair_at
   LIMIT :max_jobs::int
   FOR UPDATE SKIP LOCKED
+), picked_pool AS (
+  -- Restricted jobs (migration 0170), per pool key a miner of this claim holds, from the
+  -- head of that pool in jobs_pool_claim_idx (pool, priority, fair_at): an outsider's claim
+  -- (no keys) reads nothing here, and restricted jobs waiting for their miners never take
+  -- the open pick's rows, so they cannot leave the other miners of a claim without work.
+  SELECT p.*
+  FROM (SELECT DISTINCT k FROM allowed AS a, unnest(a.keys) AS k) AS claim_key
+  CROSS JOIN LATERAL (
+    SELECT j.id, j.priority, j.fair_at, coalesce(j.need_tokens, 0) AS need, j.model, j.pool
+    FROM mia.jobs AS j
+    WHERE j.status = 'queued' AND j.pool = claim_key.k AND j.run_after <= now()
+      AND coalesce(j.need_tokens, 0) <= (SELECT max(ctx) FROM allowed)
+      AND (j.model IS NULL OR j.model IN (SELECT a.model FROM allowed AS a WHERE a.model IS NOT NULL))
+      AND (cardinality(j.attempted_by) = 0
+           OR NOT j.attempted_by && :miner_ids::uuid[]
+           OR j.run_after <= now() - make_interval(secs => :retry_avoid_s::double precision)
+           OR NOT EXISTS (SELECT 1 FROM mia.miners AS other
+                          WHERE other.status IN ('idle', 'busy') AND other.suspended_at IS NULL
+                            AND other.id <> ALL (j.attempted_by)))
+    ORDER BY j.priority, j.fair_at
+    LIMIT :max_jobs::int
+    FOR UPDATE OF j SKIP LOCKED
+  ) AS p
+), picked AS (
+  SELECT * FROM picked_open
+  UNION ALL
+  SELECT * FROM picked_pool
 ), restricted AS (
   SELECT id, need, model, pool, row_number() OVER (ORDER BY priority, fair_at) AS n
   FROM picked WHERE pool IS NOT NULL
@@ -143,20 +169,26 @@ WITH wanted AS (
   SELECT j.id, m.miner_id, m.probation
   FROM any_jobs AS j JOIN free_slots AS m USING (k)
   WHERE j.need <= m.ctx
+), claimed AS (
+  UPDATE mia.jobs AS j
+  SET status           = 'running',
+      miner_id         = a.miner_id,
+      attempted_by     = CASE WHEN a.miner_id = ANY (j.attempted_by) THEN j.attempted_by
+                              ELSE array_append(j.attempted_by, a.miner_id) END,
+      lease_token      = gen_random_uuid(),
+      -- Lease length follows max_tokens: a long answer gets a long lease.
+      lease_expires_at = now() + make_interval(secs => :lease_base_s::double precision + j.max_tokens * :lease_ms_per_token::double precision / 1000.0),
+      attempts         = j.attempts + 1,
+      drop_free        = a.probation AND j.free_drops < :probation_free_drops::int,
+      claimed_at       = now()
+  FROM assigned AS a
+  WHERE j.id = a.id
+  RETURNING j.id AS job_id, j.miner_id, j.prompt, j.context, j.session_id, j.business_id, j.max_tokens,
+            j.temperature, j.messages, j.tools, j.tool_choice, j.sampling, j.lease_token, j.lease_expires_at,
+            j.attempts, j.priority, j.created_at, j.fair_at
 )
-UPDATE mia.jobs AS j
-SET status           = 'running',
-    miner_id         = a.miner_id,
-    attempted_by     = CASE WHEN a.miner_id = ANY (j.attempted_by) THEN j.attempted_by
-                            ELSE array_append(j.attempted_by, a.miner_id) END,
-    lease_token      = gen_random_uuid(),
-    -- Lease length follows max_tokens: a long answer gets a long lease.
-    lease_expires_at = now() + make_interval(secs => :lease_base_s::double precision + j.max_tokens * :lease_ms_per_token::double precision / 1000.0),
-    attempts         = j.attempts + 1,
-    drop_free        = a.probation AND j.free_drops < :probation_free_drops::int,
-    claimed_at       = now()
-FROM assigned AS a
-WHERE j.id = a.id
-RETURNING j.id AS job_id, j.miner_id, j.prompt, j.context, j.session_id, j.business_id, j.max_tokens,
-          j.temperature, j.messages, j.tools, j.tool_choice, j.sampling, j.lease_token, j.lease_expires_at,
-          j.attempts, j.priority, j.created_at
+-- In queue order (RETURNING has none: it follows the join's plan, which the two picks changed).
+SELECT job_id, miner_id, prompt, context, session_id, business_id, max_tokens, temperature, messages, tools,
+       tool_choice, sampling, lease_token, lease_expires_at, attempts, priority, created_at
+FROM claimed
+ORDER BY priority, fair_at

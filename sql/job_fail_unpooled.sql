@@ -3,7 +3,7 @@
 -- model (README "Pools"). Like sql/job_fail_unroutable.sql: jobs whose business waits
 -- (waits_for_miner) are left to their deadline, and so is every job while no miner is
 -- online; SKIP LOCKED (a claim holding the row wins); miners are read, not locked.
--- Plan: restricted queued jobs are few and read from jobs_pool_queued_idx; the miners
+-- Plan: restricted queued jobs are read from jobs_pool_claim_idx; the miners
 -- look-up per job reads the small miners table.
 WITH due AS (
   SELECT j.id
