@@ -2,7 +2,10 @@
 // real mia-miner processes on the llama-server double, honest or misbehaving, answer
 // canaries that a miner the operator trusts answered first.
 import assert from 'node:assert/strict';
-import { startTestApi, type TestApi } from '../support/apiServer.ts';
+import { startTestApi, testEnv, type TestApi } from '../support/apiServer.ts';
+import { loadConfig } from '../../api/config.ts';
+import { createDatabasePool } from '../../api/db/pool.ts';
+import { topUpCanaries } from '../../api/trust/canaries.ts';
 import { withClient } from '../support/database.ts';
 import { claimJob, createBusiness, postResult, registerMiner, submitChat } from '../support/factories.ts';
 import { eventually, fakeLlamaServer, fakeModel, MinerProcess, tempDir } from '../miner/helpers.ts';
@@ -186,5 +189,36 @@ describe('canaries look like any job to a miner', () => {
     const [suspected] = (await withClient(api.databaseUrl, (c) =>
       c.query(`SELECT count(*)::int AS n FROM mia.miner_suspicions WHERE miner_id = $1 AND reason = 'canary_mismatch'`, [liar.miner_id]))).rows;
     assert.equal(suspected.n, 1);
+  });
+});
+
+describe('the canary task', () => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi();
+  });
+  after(async () => {
+    await api?.close();
+  });
+
+  it('submits MIA_CANARY_RATE canaries per online miner per hour for each model, at most one waiting per miner', async () => {
+    await registerMiner(api, { model: 'rate-model' });
+    await registerMiner(api, { model: 'rate-model' });
+    const config = loadConfig(testEnv(api.databaseUrl, { MIA_CANARY_RATE: '3600' })); // one per miner per second
+    const db = await createDatabasePool(api.databaseUrl, { size: 1 });
+    try {
+      const queued = async () =>
+        (await withClient(api.databaseUrl, (c) =>
+          c.query(`SELECT count(*)::int AS n FROM mia.jobs WHERE canary_prompt IS NOT NULL AND model = 'rate-model' AND status = 'queued'`))).rows[0].n;
+      assert.deepEqual(await topUpCanaries({ db, config }, 1000, () => 0.99), { canaries: 2 });
+      assert.equal(await queued(), 2);
+      assert.deepEqual(await topUpCanaries({ db, config }, 1000, () => 0), { canaries: 0 }, 'two miners, two waiting: none more');
+      // Half a canary per tick comes out as one on a lucky draw, none on an unlucky one.
+      await withClient(api.databaseUrl, (c) => c.query(`UPDATE mia.jobs SET status = 'cancelled' WHERE canary_prompt IS NOT NULL`));
+      assert.deepEqual(await topUpCanaries({ db, config }, 250, () => 0.4), { canaries: 1 });
+      assert.deepEqual(await topUpCanaries({ db, config }, 250, () => 0.6), { canaries: 0 });
+    } finally {
+      await db.end();
+    }
   });
 });
