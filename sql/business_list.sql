@@ -18,5 +18,7 @@ LEFT JOIN LATERAL (
   WHERE x.business_id = b.id AND x.completed_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
 ) AS u ON true
 WHERE (b.created_at, b.id) > (:after_at::timestamptz, :after_id::uuid)
+  -- The operator's own canary businesses (migration 0170) are not customers.
+  AND NOT b.canary
 ORDER BY b.created_at, b.id
 LIMIT :limit

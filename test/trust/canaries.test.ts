@@ -153,6 +153,9 @@ describe('canaries look like any job to a miner', () => {
     }
     assert.equal(canaryJob.body.messages[0].role, 'system');
     assert.notEqual(canaryJob.body.business_id, business.id);
+    // The operator's list shows customers only.
+    const list = await api.request('GET', '/businesses?limit=100', { token: api.adminToken });
+    assert.ok(!list.body.businesses.some((b: { id: string }) => b.id === canaryJob.body.business_id));
   });
 
   it('establishes a known answer from independent miners that agree, counting one address once', async () => {
