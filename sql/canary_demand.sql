@@ -7,4 +7,6 @@ SELECT m.model, count(*)::int AS miners,
         WHERE j.status = 'queued' AND j.canary_prompt IS NOT NULL AND j.model = m.model)::int AS queued
 FROM mia.miners AS m
 WHERE m.model IS NOT NULL AND m.status IN ('idle', 'busy') AND m.suspended_at IS NULL
+  -- A business's own miners take its jobs only, never a canary (sql/job_claim.sql).
+  AND m.owner_business_id IS NULL
 GROUP BY m.model

@@ -38,8 +38,9 @@
 -- Pools (migration 0170): a restricted job (jobs.pool: 'verified', 'trusted' or
 -- 'own:<business>', copied from its business at submit) goes only to a miner holding that
 -- key (`keys` below: miners the operator trusts hold 'trusted' and 'verified', miners
--- verified for the model they serve hold 'verified', a business's own miners hold
--- 'own:<business>'). Two picks, each an index scan with LIMIT :max_jobs: open jobs from
+-- verified for the model they serve hold 'verified'). A business's own miners hold
+-- 'own:<business>' and nothing else: they work for that business only (no open jobs, no
+-- other pool), since its enrolment token admitted them without the operator. Two picks, each an index scan with LIMIT :max_jobs: open jobs from
 -- jobs_claim_idx (pool IS NULL, a filter on the row read), restricted jobs per key from
 -- jobs_pool_claim_idx. Placing is a small matching: restricted jobs first, each to the
 -- earliest free slot of a qualifying miner (pool_match, at most :max_jobs steps: a miner
@@ -58,21 +59,22 @@ WITH wanted AS (
 ), standing AS (
   SELECT m.id, m.slots, coalesce(m.context_length, 2147483647) AS ctx, m.model,
          mia.on_probation(m.id, :probation_jobs::int) AS probation,
-         array_remove(ARRAY[
-           CASE WHEN m.operator_trusted THEN 'trusted' END,
-           CASE WHEN m.operator_trusted OR EXISTS (SELECT 1 FROM mia.miner_verifications AS v
-                                          WHERE v.miner_id = m.id AND v.model = m.model AND v.verified_at IS NOT NULL)
-                THEN 'verified' END,
-           'own:' || m.owner_business_id::text], NULL) AS keys
+         m.owner_business_id IS NOT NULL AS own,
+         CASE WHEN m.owner_business_id IS NOT NULL THEN ARRAY['own:' || m.owner_business_id::text]
+              ELSE array_remove(ARRAY[
+                CASE WHEN m.operator_trusted THEN 'trusted' END,
+                CASE WHEN m.operator_trusted OR EXISTS (SELECT 1 FROM mia.miner_verifications AS v
+                                               WHERE v.miner_id = m.id AND v.model = m.model AND v.verified_at IS NOT NULL)
+                     THEN 'verified' END], NULL) END AS keys
   FROM mia.miners AS m
   WHERE m.id IN (SELECT miner_id FROM wanted)
 ), room AS (
-  SELECT s.id, s.ctx, s.model, s.probation, s.keys,
+  SELECT s.id, s.ctx, s.model, s.probation, s.own, s.keys,
          CASE WHEN s.probation THEN least(s.slots, :probation_slots::int) ELSE s.slots END
          - (SELECT count(*) FROM mia.jobs AS r WHERE r.miner_id = s.id AND r.status = 'running') AS free
   FROM standing AS s
 ), allowed AS (
-  SELECT w.miner_id, w.ord, r.ctx, r.model, r.probation, r.keys
+  SELECT w.miner_id, w.ord, r.ctx, r.model, r.probation, r.own, r.keys
   FROM wanted AS w JOIN room AS r ON r.id = w.miner_id
   WHERE w.nth <= r.free
 ), picked_open AS (
@@ -80,6 +82,8 @@ WITH wanted AS (
   FROM mia.jobs
   -- Matches the partial index jobs_claim_idx (WHERE status = 'queued', ORDER BY priority, fair_at).
   WHERE status = 'queued' AND run_after <= now() AND pool IS NULL
+    -- Not for a claim of own miners only (a one-time filter).
+    AND EXISTS (SELECT 1 FROM allowed AS a WHERE NOT a.own)
     -- Too big for every miner of this claim: left for a bigger one (or its queue deadline).
     AND coalesce(need_tokens, 0) <= (SELECT max(ctx) FROM allowed)
     -- A job that names a model only for a claim with a miner serving it (migration 0121).
@@ -140,7 +144,7 @@ WITH wanted AS (
   )
   SELECT id, miner_id, ord, probation FROM step WHERE miner_id IS NOT NULL
 ), open_slots AS (
-  SELECT * FROM allowed WHERE ord NOT IN (SELECT ord FROM pool_match)
+  SELECT * FROM allowed WHERE NOT own AND ord NOT IN (SELECT ord FROM pool_match)
 ), jobs_by_need AS (
   -- Jobs that name a model are placed first, among the slots of miners serving it
   -- (ranked within each model); jobs for any model then take the slots left.

@@ -14,10 +14,11 @@ WITH due AS (
       SELECT 1 FROM mia.miners AS m
       WHERE m.status IN ('idle', 'busy') AND m.suspended_at IS NULL
         AND (j.model IS NULL OR m.model = j.model)
-        AND CASE WHEN j.pool = 'trusted' THEN m.operator_trusted
-                 WHEN j.pool = 'verified' THEN m.operator_trusted OR EXISTS (
+        -- The keys of sql/job_claim.sql: own miners hold their business's only.
+        AND CASE WHEN j.pool = 'trusted' THEN m.operator_trusted AND m.owner_business_id IS NULL
+                 WHEN j.pool = 'verified' THEN m.owner_business_id IS NULL AND (m.operator_trusted OR EXISTS (
                    SELECT 1 FROM mia.miner_verifications AS v
-                   WHERE v.miner_id = m.id AND v.model = m.model AND v.verified_at IS NOT NULL)
+                   WHERE v.miner_id = m.id AND v.model = m.model AND v.verified_at IS NOT NULL))
                  ELSE j.pool = 'own:' || m.owner_business_id::text END)
   LIMIT :batch_size
   FOR UPDATE OF j SKIP LOCKED

@@ -41,7 +41,6 @@ export const claimWithPools: Scenario = {
       const miners = await createMiners(db, 8, 'bench-pool-miner');
       const outsider = miners[0]!.id;
       const own = miners[1]!.id;
-      await db.query(`UPDATE mia.miners SET owner_business_id = $2 WHERE id = $1`, [own, businessIds[0]]);
       const batch = miners.map((m) => m.id);
 
       ctx.progress(`${depth.toLocaleString('en-US')} queued jobs: inserting`);
@@ -79,6 +78,8 @@ export const claimWithPools: Scenario = {
       const openBatch = await time(batch, 8);
 
       ctx.progress('restricting 20% of the queue to own miners');
+      // From now on miners[1] is the first business's own (it then takes that business's jobs only).
+      await db.query(`UPDATE mia.miners SET owner_business_id = $2 WHERE id = $1`, [own, businessIds[0]]);
       await db.query(`UPDATE mia.businesses SET miner_pool = 'own' WHERE id = ANY ($1::uuid[])`, [businessIds.slice(0, restrictedBusinesses)]);
       await db.query(`UPDATE mia.jobs SET pool = 'own:' || business_id WHERE business_id = ANY ($1::uuid[])`, [businessIds.slice(0, restrictedBusinesses)]);
       await db.query('VACUUM ANALYZE mia.jobs');

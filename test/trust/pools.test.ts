@@ -61,6 +61,9 @@ describe('pools', function () {
                       count(*) FILTER (WHERE EXISTS (SELECT 1 FROM unnest(attempted_by) AS a WHERE a <> $2))::int AS reached_outsider
                FROM mia.jobs WHERE business_id = $1`, [owner.id, own.miner_id]));
     assert.deepEqual(rows[0], { n: 40, unfinished: 0, reached_outsider: 0 });
+    const { rows: others } = await withClient(api.databaseUrl, (c) =>
+      c.query(`SELECT count(*)::int AS n FROM mia.jobs WHERE business_id <> $1 AND $2 = ANY (attempted_by)`, [owner.id, own.miner_id]));
+    assert.equal(others[0].n, 0, 'the own miner works for its business only');
   });
 
   it('gives a trusted-pool job only to a miner the operator marked trusted', async () => {
