@@ -18,6 +18,7 @@ import { businessRoutes } from './routes/businesses.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { minerRoutes } from './routes/miners.ts';
+import { trustRoutes } from './routes/trust.ts';
 import { minerJobRoutes } from './routes/minerJobs.ts';
 import { openAiRoutes } from './routes/openai.ts';
 import { responsesRoutes } from './routes/responses.ts';
@@ -72,7 +73,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(finiteQuery());
   // After the validator, so the caller is known; before the handlers, so a refused request costs nothing.
   app.use(rateLimits(ctx));
-  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, minerStreamRoutes, streamRoutes, openAiRoutes, responsesRoutes, creditRoutes, usageRoutes, sessionRoutes, queueRoutes, widgetRoutes]) {
+  for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, minerStreamRoutes, streamRoutes, openAiRoutes, responsesRoutes, creditRoutes, usageRoutes, sessionRoutes, queueRoutes, widgetRoutes, trustRoutes]) {
     app.use(routes(ctx));
   }
   app.use(errorHandler);

@@ -23,11 +23,12 @@ import { queueThroughput } from './scenarios/queueThroughput.ts';
 import { batchThroughput } from './scenarios/batchThroughput.ts';
 import { idleLongPolls } from './scenarios/idleLongPolls.ts';
 import { claimVsTableSize } from './scenarios/claimVsTableSize.ts';
+import { claimWithPools } from './scenarios/claimWithPools.ts';
 import { submitPath } from './scenarios/submitPath.ts';
 import { supervisorOverhead } from './scenarios/supervisorOverhead.ts';
 import { timeToFirstToken } from './scenarios/timeToFirstToken.ts';
 
-const scenarios: Scenario[] = [dispatchLatency, queueThroughput, batchThroughput, idleLongPolls, claimVsTableSize, submitPath, supervisorOverhead, timeToFirstToken];
+const scenarios: Scenario[] = [dispatchLatency, queueThroughput, batchThroughput, idleLongPolls, claimVsTableSize, claimWithPools, submitPath, supervisorOverhead, timeToFirstToken];
 
 /** Seconds after which no further scenario starts (the machine is too busy for a meaningful run anyway). */
 const suiteBudgetS = (quick: boolean) => (quick ? 50 : 480);

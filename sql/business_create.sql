@@ -3,4 +3,4 @@
 INSERT INTO mia.businesses (name, contact_email, contact_phone, system_prompt, priority, api_key_hash, webhook_secret)
 VALUES (:name, :contact_email, :contact_phone, :system_prompt, :priority, :api_key_hash, :webhook_secret)
 RETURNING id, name, contact_email, contact_phone, system_prompt, priority,
-       contact_guardrail, contact_allowlist, widget_origins, pii_redaction, pii_redaction_categories, created_at, updated_at
+       contact_guardrail, contact_allowlist, widget_origins, pii_redaction, pii_redaction_categories, miner_pool, created_at, updated_at

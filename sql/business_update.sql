@@ -13,7 +13,9 @@ SET name          = coalesce(:name, name),
     -- Redaction of customers' personal data before dispatch (migration 0150).
     pii_redaction = coalesce(:pii_redaction::boolean, pii_redaction),
     pii_redaction_categories = coalesce(:pii_redaction_categories::text[], pii_redaction_categories),
+    -- Which miners may take its jobs (migration 0170); jobs already queued keep theirs.
+    miner_pool    = coalesce(:miner_pool, miner_pool),
     updated_at    = now()
 WHERE id = :id
 RETURNING id, name, contact_email, contact_phone, system_prompt, priority,
-       contact_guardrail, contact_allowlist, widget_origins, pii_redaction, pii_redaction_categories, created_at, updated_at
+       contact_guardrail, contact_allowlist, widget_origins, pii_redaction, pii_redaction_categories, miner_pool, created_at, updated_at

@@ -20,7 +20,7 @@ WITH clock AS (
   INSERT INTO mia.jobs (business_id, session_id, messages, prompt, context, max_tokens, temperature,
                         tools, tool_choice, sampling, priority, max_attempts, idempotency_key, callback_url,
                         notify_on_finish, queue_deadline, need_tokens, waits_for_miner, model, fair_at, reserved_tokens,
-                        pii_redacted, pii_placeholders)
+                        pii_redacted, pii_placeholders, pool, canary_prompt)
   VALUES (:business_id, :session_id, :messages::jsonb, :prompt, :context, :max_tokens, :temperature,
           :tools::jsonb, :tool_choice::jsonb, :sampling::jsonb, :priority, :max_attempts, :idempotency_key, :callback_url,
           :notify_on_finish,
@@ -35,7 +35,11 @@ WITH clock AS (
                     + 16 * jsonb_array_length(:messages::jsonb) + 256 + :max_tokens::int
                ELSE 0 END,
           -- Personal data redacted (migration 0150): counts only, and the placeholders used.
-          :pii_redacted::jsonb, :pii_placeholders::text[])
+          :pii_redacted::jsonb, :pii_placeholders::text[],
+          -- The business's pool as the claim matches it (migration 0170): NULL = open.
+          (SELECT CASE b.miner_pool WHEN 'open' THEN NULL WHEN 'own' THEN 'own:' || b.id::text ELSE b.miner_pool END
+           FROM mia.businesses AS b WHERE b.id = :business_id),
+          :canary_prompt::smallint)
   ON CONFLICT (business_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING id, business_id, session_id, reserved_tokens
 ), reserved AS (

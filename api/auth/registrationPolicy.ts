@@ -32,6 +32,21 @@ export class RegistrationPolicy {
     this.wrongTokens = new TokenBuckets({ ratePerSecond: perMinute / 60, burst: Math.max(1, perMinute) });
   }
 
+  /**
+   * A business-scoped enrolment token (mia_et_…, README "Pools"): `owner` is the
+   * business it belongs to, or null when no business has it. Admits the miner in every
+   * mode (the business vouches for its own machines); a wrong one counts toward the
+   * same per-address limit as a wrong shared token.
+   */
+  admitOwnMiner(owner: string | null, ip: string): void {
+    const wait = this.wrongTokens.wait(ip);
+    if (wait > 0) throw new RateLimitedError(wait, 'too many wrong enrolment tokens from this address');
+    if (owner === null) {
+      this.wrongTokens.take(ip);
+      throw new ForbiddenError('enrolment_token is not a token any business issued');
+    }
+  }
+
   /** Throws 403 (not allowed in this mode) or 429 (open mode, this IP registered too many). */
   admitNewMiner(principal: Principal | null, enrolmentToken: string | undefined, ip: string): void {
     if (principal?.kind === 'operator') return;

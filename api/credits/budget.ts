@@ -22,7 +22,7 @@ function refuseIfOver(row: BudgetRow): void {
  * and the reservation of one submit see all earlier ones.
  */
 export async function withinBudget<T>(
-  ctx: AppContext,
+  ctx: Pick<AppContext, 'db'>,
   businessId: string,
   create: (db: CommonQueryMethods, reserve: boolean) => Promise<T>,
 ): Promise<T> {

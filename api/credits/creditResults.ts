@@ -11,6 +11,8 @@ import { suspendIfDue } from './suspension.ts';
 import { errorFields, log } from '../log.ts';
 import { screenResults, type Screened } from '../integrity/screenResults.ts';
 import { restoreResults } from '../privacy/restoreResults.ts';
+import { trust } from '../store/trust.ts';
+import { judgeCanaries } from '../trust/canaries.ts';
 
 export type CreditedCompletion = { completed: string[]; cancelledCredited: string[]; suspicions: number };
 
@@ -47,21 +49,28 @@ export async function completeAndCredit(
   results: readonly SuccessResult[],
 ): Promise<CreditedCompletion & Pick<Screened, 'refused'>> {
   let screened: Screened = { passed: [], refused: [], suspicions: 0 };
+  let canarySuspects = new Set<string>();
   const outcome = await ctx.db.transaction(async (tx) => {
     screened = await screenResults(ctx, tx, minerId, results); // stream integrity, contact guardrail
     // Stored with the customer's data back in place of the placeholders (api/privacy/).
     const completed = await jobs.complete(tx, minerId, await restoreResults(tx, screened.passed));
+    // Canaries (README "Proof of work: canaries") are judged against their known answer
+    // and earn nothing, bill no one and count nothing: no ledger row, usage row or counter.
+    const canaries = await trust.canaryJobs(tx, minerId, results.map((r) => r.job_id));
+    canarySuspects = await judgeCanaries(ctx, tx, minerId, canaries);
+    const canaryIds = new Set(canaries.map((c) => c.job_id));
     const done = new Set(completed);
-    const rest = results.filter((r) => !done.has(r.job_id));
+    const rest = results.filter((r) => !done.has(r.job_id) && !canaryIds.has(r.job_id));
     const cancelledCredited = rest.length === 0 ? [] : await credits.recordCancelledWork(tx, minerId, rest);
-    const ids = [...completed, ...cancelledCredited];
+    const ids = [...completed.filter((id) => !canaryIds.has(id)), ...cancelledCredited];
     if (ids.length === 0) return { completed, cancelledCredited, suspicions: 0 };
     const sent = new Map(results.map((r) => [r.job_id, r] as const));
     const verdicts = (await credits.facts(tx, minerId, ids)).map((row) => verdictOf(row, sent.get(row.job_id)));
     const { suspicions } = await credits.creditJobs(tx, minerId, verdicts);
     return { completed, cancelledCredited, suspicions };
   });
-  if (outcome.suspicions + screened.suspicions > 0) await suspendIfDue(ctx, minerId);
+  if (outcome.suspicions + screened.suspicions > 0) canarySuspects.add(minerId);
+  for (const suspect of canarySuspects) await suspendIfDue(ctx, suspect);
   return { ...outcome, refused: screened.refused };
 }
 

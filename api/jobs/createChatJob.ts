@@ -59,10 +59,12 @@ export type ChatJobInput = {
   model?: string;
   /** POST /chat `queue_timeout`, seconds; else MIA_QUEUE_TIMEOUT_SECONDS. */
   queueTimeoutSeconds?: number;
+  /** A canary job (api/trust/canaries.ts): the index of its prompt in canaryPrompts. */
+  canaryPrompt?: number;
 };
 
 /** The job's id, and whether this call created it (false: an Idempotency-Key found the original). */
-export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promise<{ jobId: string; created: boolean }> {
+export async function createChatJob(ctx: Pick<AppContext, 'db' | 'config'>, input: ChatJobInput): Promise<{ jobId: string; created: boolean }> {
   const { config } = ctx;
   const maxTokens = input.maxTokens ?? config.MIA_MAX_TOKENS_DEFAULT;
   if (maxTokens > config.MIA_MAX_TOKENS_LIMIT) {
@@ -140,6 +142,7 @@ export async function createChatJob(ctx: AppContext, input: ChatJobInput): Promi
     model,
     fair_spacing_s: config.MIA_FAIR_SPACING_MS / 1000,
     reserve,
+    canary_prompt: input.canaryPrompt ?? null,
   }));
   if (created) return { jobId: created, created: true };
   // Two requests with the same key raced and the other one won: return its job.

@@ -39,6 +39,7 @@ import { unroutableJobs, unroutableJobsDefaults } from './unroutableJobs.ts';
 import { startSupervisedRunner } from './supervisedRunner.ts';
 import { uptimeCredit } from './uptimeCredit.ts';
 import { trustGrant } from './trustGrant.ts';
+import { canaryTopUp } from './canaryTopUp.ts';
 import type { FailureReason, Metrics } from '../metrics/registry.ts';
 
 export type Maintenance = {
@@ -75,6 +76,7 @@ function periodicTasks(config: Config, db: DatabasePool): PeriodicTask[] {
       }),
     );
   }
+  if (config.MIA_CANARY_RATE > 0) tasks.push(canaryTopUp(db, config));
   if (config.MIA_JOB_RETENTION_HOURS > 0) {
     tasks.push(
       jobCleaner(db, {

@@ -14,13 +14,15 @@ import type { PeriodicTask } from './periodicTask.ts';
 const failUnroutable = defineQuery<{ batch_size: number }, typeof IdRow>('job_fail_unroutable', IdRow);
 /** Jobs that name a model none online runs for them (migration 0121). */
 const failUnroutableModel = defineQuery<{ batch_size: number }, typeof IdRow>('job_fail_unroutable_model', IdRow);
+/** Jobs of a restricted business no online miner of its pool can take (migration 0170, README "Pools"). */
+const failUnpooled = defineQuery<{ batch_size: number }, typeof IdRow>('job_fail_unpooled', IdRow);
 
 export type UnroutableJobsConfig = { intervalMs: number; batchSize: number; maxBatches: number };
 export const unroutableJobsDefaults = { batchSize: 1000, maxBatches: 20 } as const;
 
 export async function failUnroutableJobs(db: DatabasePool, config: Omit<UnroutableJobsConfig, 'intervalMs'>): Promise<{ failed: number }> {
   let failed = 0;
-  for (const statement of [failUnroutable, failUnroutableModel]) {
+  for (const statement of [failUnroutable, failUnroutableModel, failUnpooled]) {
     for (let batch = 0; batch < config.maxBatches; batch++) {
       const rows = await db.any(statement({ batch_size: config.batchSize }));
       failed += rows.length;

@@ -31,7 +31,7 @@ function exemptValues(texts: readonly string[], categories: ReadonlySet<PiiCateg
 
 /** The job's texts as miners may see them, and what was redacted (null: redaction is off for this business). */
 export async function redactForDispatch(
-  ctx: AppContext,
+  ctx: Pick<AppContext, 'db' | 'config'>,
   businessId: string,
   sessionId: string,
   job: JobTexts,

@@ -23,6 +23,7 @@ type BusinessBody = {
   widget_origins?: string[];
   pii_redaction?: boolean;
   pii_redaction_categories?: string[];
+  miner_pool?: BusinessRow['miner_pool'];
 };
 
 function present(row: BusinessRow) {
@@ -95,6 +96,7 @@ export function businessRoutes(ctx: AppContext): Router {
       pii_redaction: body.pii_redaction ?? null,
       // Sorted and once each, so the stored list reads the same however it was sent.
       pii_redaction_categories: body.pii_redaction_categories ? [...new Set(body.pii_redaction_categories)].sort() : null,
+      miner_pool: body.miner_pool ?? null,
     });
     if (!row) throw new NotFoundError('no such business');
     if (body.monthly_token_budget !== undefined) await creditReports.setBudget(ctx.db, id, body.monthly_token_budget);

@@ -10,6 +10,8 @@ import { bearerToken } from '../auth/principal.ts';
 import type { MinerRow } from '../store/rows.ts';
 import { RegistrationPolicy } from '../auth/registrationPolicy.ts';
 import { decodeCursor, listStart, pageLimit, pageOf } from '../http/cursor.ts';
+import { trust } from '../store/trust.ts';
+import { businessEnrolmentPrefix } from './trust.ts';
 
 type Registration = {
   name: string;
@@ -87,7 +89,11 @@ export function minerRoutes(ctx: AppContext): Router {
     }
 
     const peer = req.ip ?? 'unknown';
-    registration.admitNewMiner(principal, body.enrolment_token, peer);
+    // A business's own enrolment token makes the miner that business's own (README "Pools").
+    const ownToken = body.enrolment_token?.startsWith(businessEnrolmentPrefix) ? body.enrolment_token : undefined;
+    const owner = ownToken === undefined ? null : await trust.enrolmentTokenOwner(ctx.db, hashSecret(ownToken));
+    if (ownToken !== undefined) registration.admitOwnMiner(owner, peer);
+    else registration.admitNewMiner(principal, body.enrolment_token, peer);
     const authKey = generateSecret('miner');
     const created = await miners.register(ctx.db, {
       ...specs,
@@ -101,6 +107,7 @@ export function minerRoutes(ctx: AppContext): Router {
     if (!created) {
       throw new ConflictError('name_taken', `a miner named "${body.name}" exists; re-register with its auth key as bearer token`);
     }
+    if (owner !== null) await trust.setOwner(ctx.db, created.id, owner);
     res.status(201).json({
       miner_id: created.id,
       auth_key: authKey,

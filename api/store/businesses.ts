@@ -28,6 +28,8 @@ type BusinessChanges = {
   pii_redaction: boolean | null;
   /** Replaces the stored list; null keeps it. */
   pii_redaction_categories: readonly string[] | null;
+  /** Which miners may take its jobs (README "Pools"); null keeps it. */
+  miner_pool: BusinessRow['miner_pool'] | null;
 };
 
 const create = defineQuery<NewBusiness, typeof BusinessRow>('business_create', BusinessRow);

@@ -41,6 +41,8 @@ export type NewJob = {
   fair_spacing_s: number;
   /** Reserve the job's most billable tokens against its business's budget (api/credits/budget.ts). */
   reserve: boolean;
+  /** A canary's prompt (api/trust/canaryPrompts.ts, migration 0170); null for a real job. */
+  canary_prompt: number | null;
 };
 
 export type SuccessResult = {

@@ -17,6 +17,7 @@ export const BusinessRow = z.object({
   widget_origins: z.array(z.string()),
   pii_redaction: z.boolean(),
   pii_redaction_categories: z.array(z.string()),
+  miner_pool: z.enum(['open', 'verified', 'trusted', 'own']),
   created_at: timestamp,
   updated_at: timestamp,
 });

@@ -78,7 +78,7 @@ export const submitPath: Scenario = {
               business_id: business.id, session_id: randomUUID(), messages: typicalMessages(message), prompt: message,
               context: null, max_tokens: 512, temperature: 0.7, tools: null, tool_choice: null, sampling: null, priority: 100,
               max_attempts: 3, idempotency_key: null, callback_url: null, notify_on_finish: false, queue_timeout_s: 600, need_tokens: 600, waits_for_miner: false, model: null, fair_spacing_s: 1, reserve: false,
-              log_message: message, pii_redacted: '{}', pii_placeholders: [],
+              log_message: message, pii_redacted: '{}', pii_placeholders: [], canary_prompt: null,
             };
             await c.query(createSql, names.map((n) => values[n as keyof NewJob]));
           }

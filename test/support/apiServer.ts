@@ -40,6 +40,9 @@ export function testEnv(databaseUrl: string, env: Record<string, string> = {}): 
     MIA_SUSPENDED_ADDRESS_HOLD_HOURS: '0',
     MIA_RETRY_BACKOFF_SECONDS: '0',
     MIA_RETRY_AVOID_SECONDS: '0',
+    // Canaries would be claimed by suites' hand-driven miners at random; test/trust/ runs
+    // them on demand (POST /canaries) and the task's arithmetic directly.
+    MIA_CANARY_RATE: '0',
     ...env,
   };
 }
