@@ -43,7 +43,7 @@ describe('starting the API with no database configured', function () {
       const miners = await fetch(`${url}/miners`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(miners.status, 200);
       child.kill('SIGTERM');
-      assert.equal(await exited, 0);
+      assert.equal(await exited, 0, `exit after SIGTERM; the API said:\n${output.slice(-4000)}`);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
