@@ -10,6 +10,7 @@ import { createTestDatabase, withClient, type TestDatabase } from '../support/da
 import type { TestBusiness, TestMiner } from '../support/factories.ts';
 import { fakeLlamaServer, fakeModel, MinerProcess, tempDir } from '../miner/helpers.ts';
 import { checked, client, createBusiness, injected, sleep, until, type Client } from './chaosKit.ts';
+import { collectSse } from '../support/sse.ts';
 
 type JobState = { id: string; status: string; attempts: number; error: string | null; miner_id: string | null; assistant_rows: number };
 
@@ -299,20 +300,7 @@ describe('chaos: hostile miners', function () {
     // A customer follows the job on the other replica.
     const res = await fetch(`${b.url}/job/${jobId}/stream`, { headers: { authorization: `Bearer ${business.api_key}` } });
     assert.equal(res.status, 200);
-    const events: { event: string; data: string }[] = [];
-    const reading = (async () => {
-      const decoder = new TextDecoder();
-      let buffer = '';
-      for await (const bytes of res.body!) {
-        buffer += decoder.decode(bytes as Uint8Array, { stream: true });
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          if (event) events.push({ event, data: /^data: (.*)$/m.exec(block)?.[1] ?? '' });
-        }
-      }
-    })();
+    const { events, ended: reading } = collectSse(res);
     const claimed = await a.request('GET', `/job/next?miner_id=${hostile.miner_id}&wait=5`, { token: hostile.auth_key });
     assert.equal(claimed.body.job_id, jobId);
     const phishing = 'Your card was blocked: re-enter it at http://evil.example/pay';

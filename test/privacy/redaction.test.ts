@@ -10,8 +10,8 @@ import { withClient } from '../support/database.ts';
 import { claimJob, createBusiness, postResult, registerMiner, submitChat, type TestBusiness } from '../support/factories.ts';
 import { eventually } from '../miner/helpers.ts';
 import { startWebhookReceiver } from '../maintenance/support.ts';
+import { collectSse } from '../support/sse.ts';
 
-type SseEvent = { event: string; id?: string; data: string };
 type Claimed = { job_id: string; lease_token: string; session_id: string; messages: { role: string; content: string }[]; prompt: string; context: string | null };
 
 const EMAIL = 'Jane.Doe@example.com';
@@ -25,34 +25,6 @@ const secrets = [EMAIL, EMAIL.toLowerCase(), PHONE, '4155552671', CARD, '4111111
 
 function assertNoSecrets(seen: string, what: string): void {
   for (const secret of secrets) assert.ok(!seen.toLowerCase().includes(secret.toLowerCase()), `${what} shows ${secret}`);
-}
-
-/** Collects an SSE response's events in the background until it ends. */
-function collect(res: Response): { events: SseEvent[]; ended: Promise<void> } {
-  const events: SseEvent[] = [];
-  const ended = (async () => {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const bytes of res.body!) {
-      buffer += decoder.decode(bytes as Uint8Array, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        if (block.split('\n').every((l) => l.startsWith(':'))) continue;
-        const event: SseEvent = { event: 'message', data: '' };
-        for (const line of block.split('\n')) {
-          const [field, ...rest] = line.split(':');
-          const value = rest.join(':').replace(/^ /, '');
-          if (field === 'event') event.event = value;
-          else if (field === 'id') event.id = value;
-          else if (field === 'data') event.data += value;
-        }
-        events.push(event);
-      }
-    }
-  })();
-  return { events, ended };
 }
 
 describe('personal data is redacted before dispatch and restored for the customer', function () {
@@ -203,7 +175,7 @@ describe('personal data is redacted before dispatch and restored for the custome
     const submitted = await submitChat(api(), b, { message: `Please write to ${EMAIL}` });
     const jobId = submitted.body.job_id as string;
     const res = await fetch(`${api().url}/job/${jobId}/stream`, { headers: { authorization: `Bearer ${b.api_key}` } });
-    const sse = collect(res);
+    const sse = collectSse(res);
     const job = await miner.claim();
     const pieces = () => sse.events.filter((e) => e.event === 'delta').map((e) => (JSON.parse(e.data) as { text: string }).text);
 
@@ -224,7 +196,7 @@ describe('personal data is redacted before dispatch and restored for the custome
 
     // A reader resuming from the first delta's id gets exactly the rest, restored.
     const firstId = sse.events.find((e) => e.event === 'delta')!.id!;
-    const resumed = collect(await fetch(`${api().url}/job/${jobId}/stream`, { headers: { authorization: `Bearer ${b.api_key}`, 'last-event-id': firstId } }));
+    const resumed = collectSse(await fetch(`${api().url}/job/${jobId}/stream`, { headers: { authorization: `Bearer ${b.api_key}`, 'last-event-id': firstId } }));
     await resumed.ended;
     const rest = resumed.events.filter((e) => e.event === 'delta').map((e) => (JSON.parse(e.data) as { text: string }).text).join('');
     assert.equal('Sure, I will write to ' + rest, expected);
@@ -240,7 +212,7 @@ describe('personal data is redacted before dispatch and restored for the custome
     await hostile.deltas(job1, { seq: 0, text_start: 0, content: 'Card [CA' });
     await hostile.deltas(job1, { seq: 1, text_start: 8, content: 'RD_1] refunded.' });
     await hostile.answer(job1, 'Card [CARD_1] refunded.', 8);
-    const chunks = collect(await streamed);
+    const chunks = collectSse(await streamed);
     await chunks.ended;
     const contents = chunks.events.filter((e) => e.data !== '[DONE]')
       .map((e) => (JSON.parse(e.data) as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta?.content ?? '');
@@ -265,7 +237,7 @@ describe('personal data is redacted before dispatch and restored for the custome
     await hostile.deltas(job3, { seq: 0, text_start: 0, content: 'Mailing [EMAIL' });
     await hostile.deltas(job3, { seq: 1, text_start: 14, content: '_1] now.' });
     await hostile.answer(job3, 'Mailing [EMAIL_1] now.', 6);
-    const events = collect(await responses);
+    const events = collectSse(await responses);
     await events.ended;
     const textDeltas = events.events.filter((e) => e.event === 'response.output_text.delta').map((e) => (JSON.parse(e.data) as { delta: string }).delta);
     assert.equal(textDeltas.join(''), `Mailing ${EMAIL} now.`);
@@ -298,7 +270,7 @@ describe('personal data is redacted before dispatch and restored for the custome
       tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'refund', arguments: pieces.join('') } }],
     });
     assert.equal(res.status, 200, res.text);
-    const chunks = collect(await streamed);
+    const chunks = collectSse(await streamed);
     await chunks.ended;
     const args = chunks.events.filter((e) => e.data !== '[DONE]')
       .flatMap((e) => (JSON.parse(e.data) as { choices?: { delta?: { tool_calls?: { function?: { arguments?: string } }[] } }[] }).choices?.[0]?.delta?.tool_calls ?? [])

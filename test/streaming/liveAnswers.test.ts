@@ -10,33 +10,8 @@ import { startTestApi, type TestApi } from '../support/apiServer.ts';
 import { createTestDatabase, withClient, type TestDatabase } from '../support/database.ts';
 import { createBusiness, type TestBusiness } from '../support/factories.ts';
 import { eventually, fakeLlamaServer, MinerProcess, tempDir, fakeModel } from '../miner/helpers.ts';
+import { sseEvents, type SseEvent } from '../support/sse.ts';
 
-type SseEvent = { event: string; id?: string; data: string };
-
-/** Reads an SSE response into events as they arrive. */
-async function* sseEvents(res: Response): AsyncGenerator<SseEvent> {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const bytes of res.body!) {
-    buffer += decoder.decode(bytes as Uint8Array, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event: SseEvent = { event: 'message', data: '' };
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':')) continue;
-        const [field, ...rest] = line.split(':');
-        const value = rest.join(':').replace(/^ /, '');
-        if (field === 'event') event.event = value;
-        else if (field === 'id') event.id = value;
-        else if (field === 'data') event.data += value;
-      }
-      if (block.split('\n').every((l) => l.startsWith(':'))) continue;
-      yield event;
-    }
-  }
-}
 
 describe('live answers (streaming)', function () {
   this.timeout(90_000);

@@ -9,37 +9,9 @@ import { withClient } from '../support/database.ts';
 import { claimJob, createBusiness, postResult, registerMiner, submitChat, type TestBusiness, type TestMiner } from '../support/factories.ts';
 import { eventually } from '../miner/helpers.ts';
 import type { TestApi } from '../support/apiServer.ts';
+import { collectSse, type SseEvent } from '../support/sse.ts';
 
-type SseEvent = { event: string; id?: string; data: string };
 type Claimed = { job_id: string; lease_token: string; session_id: string };
-
-/** Collects an SSE response's events in the background until it ends. */
-function collect(res: Response): { events: SseEvent[]; ended: Promise<void> } {
-  const events: SseEvent[] = [];
-  const ended = (async () => {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const bytes of res.body!) {
-      buffer += decoder.decode(bytes as Uint8Array, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        if (block.split('\n').every((l) => l.startsWith(':'))) continue;
-        const event: SseEvent = { event: 'message', data: '' };
-        for (const line of block.split('\n')) {
-          const [field, ...rest] = line.split(':');
-          const value = rest.join(':').replace(/^ /, '');
-          if (field === 'event') event.event = value;
-          else if (field === 'id') event.id = value;
-          else if (field === 'data') event.data += value;
-        }
-        events.push(event);
-      }
-    }
-  })();
-  return { events, ended };
-}
 
 /** The text a client following our framing holds: deltas, with a restart wiping what came before. */
 function assembled(events: readonly SseEvent[]): { text: string; everShown: string } {
@@ -59,7 +31,7 @@ function assembled(events: readonly SseEvent[]): { text: string; everShown: stri
 async function streamOf(api: TestApi, business: TestBusiness, jobId: string) {
   const res = await fetch(`${api.url}/job/${jobId}/stream`, { headers: { authorization: `Bearer ${business.api_key}` } });
   assert.equal(res.status, 200);
-  return collect(res);
+  return collectSse(res);
 }
 
 async function postDeltas(api: TestApi, miner: TestMiner, job: Claimed, body: Record<string, unknown>) {
@@ -101,7 +73,7 @@ describe('stream integrity against hostile miners', function () {
     });
     assert.equal(openAiRes.status, 200);
     const jobB = openAiRes.headers.get('x-mia-job-id')!;
-    const openAi = collect(openAiRes);
+    const openAi = collectSse(openAiRes);
 
     const claimed = [await claim(api(), hostile), await claim(api(), hostile)];
     for (const job of claimed) {
