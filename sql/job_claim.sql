@@ -118,5 +118,7 @@ WHERE j.id = a.id
 RETURNING j.id AS job_id, j.miner_id, j.prompt, j.context, j.session_id, j.business_id, j.max_tokens,
           j.temperature, j.messages, j.tools, j.tool_choice, j.sampling, j.lease_token, j.lease_expires_at,
           j.attempts, j.priority, j.created_at,
+          -- Dispatch latency on the database's clock, for the metrics (no read after the claim).
+          extract(epoch FROM now() - j.created_at)::double precision AS waited_s,
           -- Redaction was on for the job (migration 0150): the claim hides a session id holding personal data.
           (j.pii_redacted IS NOT NULL) AS pii_redacted
