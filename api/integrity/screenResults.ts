@@ -108,7 +108,8 @@ export async function screenResults(
   results: readonly SuccessResult[],
 ): Promise<Screened> {
   const rows = new Map((await jobIntegrity.streamLock(tx, minerId, results)).map((r) => [r.job_id, r] as const));
-  const redacted = await piiPlaceholders.forJobs(tx, [...rows.keys()]);
+  // Only jobs whose messages received placeholders have values to read: none, no read (the common case).
+  const redacted = await piiPlaceholders.forJobs(tx, [...rows.values()].filter((r) => r.has_placeholders).map((r) => r.job_id));
   const passed: SuccessResult[] = [];
   const refused: RefusedResult[] = [];
   let suspicions = 0;
