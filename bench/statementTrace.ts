@@ -47,6 +47,8 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   return (original as (...a: unknown[]) => unknown).apply(this, args);
 } as typeof original;
 
+// The test suite's Postgres (test/support/postgres.ts: trust auth on 127.0.0.1:5432) unless told.
+process.env.MIA_TEST_ADMIN_URL ??= process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const jobs = Number(/--jobs=(\d+)/.exec(process.argv.join(' '))?.[1] ?? 1);
 const api = await startTestApi({ env: { MIA_WORKER: 'off', MIA_FALLBACK_POLL_MS: '600000', MIA_LOG_LEVEL: 'error' } });
 try {
