@@ -190,11 +190,13 @@ WITH wanted AS (
   RETURNING j.id AS job_id, j.miner_id, j.prompt, j.context, j.session_id, j.business_id, j.max_tokens,
             j.temperature, j.messages, j.tools, j.tool_choice, j.sampling, j.lease_token, j.lease_expires_at,
             j.attempts, j.priority, j.created_at, j.fair_at,
+            -- Dispatch latency on the database's clock, for the metrics (no read after the claim).
+            extract(epoch FROM now() - j.created_at)::double precision AS waited_s,
             -- Redaction was on for the job (migration 0150): the claim hides a session id holding personal data.
             (j.pii_redacted IS NOT NULL) AS pii_redacted
 )
 -- In queue order (RETURNING has none: it follows the join's plan, which the two picks changed).
 SELECT job_id, miner_id, prompt, context, session_id, business_id, max_tokens, temperature, messages, tools,
-       tool_choice, sampling, lease_token, lease_expires_at, attempts, priority, created_at, pii_redacted
+       tool_choice, sampling, lease_token, lease_expires_at, attempts, priority, created_at, waited_s, pii_redacted
 FROM claimed
 ORDER BY priority, fair_at

@@ -32,10 +32,12 @@ WITH input AS (
   FROM input AS i, locked AS l
   WHERE j.id = i.job_id AND j.id = l.id AND j.status = 'running' AND j.miner_id = :miner_id
     AND j.lease_token = i.lease_token
-  RETURNING j.id, j.business_id, j.session_id, j.output
+  RETURNING j.id, j.business_id, j.session_id, j.output,
+            extract(epoch FROM j.completed_at - coalesce(j.claimed_at, j.completed_at))::double precision AS ran_s
 ), assistant_log AS (
   INSERT INTO mia.chat_logs (session_id, business_id, job_id, role, message)
   SELECT session_id, business_id, id, 'assistant', output FROM done
   ON CONFLICT (job_id, role) DO NOTHING
 )
-SELECT id AS job_id FROM done
+-- ran_s: the job duration for the metrics (api/jobs/submitResults.ts), on the database's clock.
+SELECT id AS job_id, ran_s FROM done

@@ -13,7 +13,7 @@
 -- api/integrity/screenResults.ts, makes this statement wait and then see the
 -- job finished) before job_deltas, the order the completion trigger uses too.
 WITH job AS (
-  SELECT id, status, lease_token, miner_id, attempts
+  SELECT id, status, lease_token, miner_id, attempts, created_at
   FROM mia.jobs
   WHERE id = :job_id
   FOR KEY SHARE
@@ -62,4 +62,6 @@ SELECT EXISTS (SELECT 1 FROM job) AS found,
        EXISTS (SELECT 1 FROM fits WHERE size_end > :max_chars::integer) AS too_large,
        (SELECT text_end FROM expected) AS expected_text_start,
        (SELECT tool_end FROM expected) AS expected_tool_start,
-       (SELECT count(*) FROM older) AS dropped
+       (SELECT count(*) FROM older) AS dropped,
+       -- The job's age, on the database's clock: batch 0's is the time to first token (metrics).
+       (SELECT extract(epoch FROM now() - created_at)::double precision FROM job) AS age_s

@@ -9,7 +9,7 @@ WITH input AS (
   SELECT *
   FROM jsonb_to_recordset(:results::jsonb) AS r(job_id uuid, lease_token uuid)
 ), locked AS (
-  SELECT j.id, j.attempts, j.business_id, j.messages, j.context
+  SELECT j.id, j.attempts, j.business_id, j.messages, j.context, j.pii_placeholders
   FROM mia.jobs AS j JOIN input AS i ON j.id = i.job_id
   WHERE j.status = 'running' AND j.miner_id = :miner_id AND j.lease_token = i.lease_token
     AND j.lease_expires_at >= now()
@@ -19,6 +19,9 @@ WITH input AS (
 SELECT l.id AS job_id, l.attempts AS attempt, l.business_id,
        b.contact_guardrail AS guardrail, b.contact_allowlist AS allowlist,
        l.messages, l.context,
+       -- The job's messages received placeholders (migration 0150): only then is there
+       -- anything to read in sql/pii_job_values.sql (most results: nothing, no read).
+       coalesce(cardinality(l.pii_placeholders), 0) > 0 AS has_placeholders,
        coalesce((SELECT string_agg(d.content, '' ORDER BY d.seq)
                  FROM mia.job_deltas AS d
                  WHERE d.job_id = l.id AND d.attempt = l.attempts), '') AS streamed,

@@ -19,14 +19,17 @@ function refuseIfOver(row: BudgetRow): void {
  * Runs `create` (which inserts the job, reserving when told) within the
  * business's budget. Businesses without a budget pay one read and no
  * transaction; budgeted ones serialise their submits on their row, so the check
- * and the reservation of one submit see all earlier ones.
+ * and the reservation of one submit see all earlier ones. `firstRead`: that one read,
+ * when the caller started it already (beside its other reads, api/jobs/createChatJob.ts);
+ * an early read only admits or refuses early: a budgeted submit reads again under the lock.
  */
 export async function withinBudget<T>(
   ctx: Pick<AppContext, 'db'>,
   businessId: string,
   create: (db: CommonQueryMethods, reserve: boolean) => Promise<T>,
+  firstRead: Promise<BudgetRow | null> = creditReports.budget(ctx.db, businessId),
 ): Promise<T> {
-  const first = await creditReports.budget(ctx.db, businessId);
+  const first = await firstRead;
   if (!first) return create(ctx.db, false);
   refuseIfOver(first);
   return ctx.db.transaction(async (tx) => {

@@ -14,7 +14,8 @@ import { restoreResults } from '../privacy/restoreResults.ts';
 import { trust } from '../store/trust.ts';
 import { judgeCanaries } from '../trust/canaries.ts';
 
-export type CreditedCompletion = { completed: string[]; cancelledCredited: string[]; suspicions: number };
+/** ranSeconds: how long each completed job ran (completed_at − claimed_at), for the metrics. */
+export type CreditedCompletion = { completed: string[]; ranSeconds: number[]; cancelledCredited: string[]; suspicions: number };
 
 /**
  * The figures the backend stands behind: the miner's claims when they are
@@ -48,12 +49,15 @@ export async function completeAndCredit(
   minerId: string,
   results: readonly SuccessResult[],
 ): Promise<CreditedCompletion & Pick<Screened, 'refused'>> {
-  let screened: Screened = { passed: [], refused: [], suspicions: 0 };
+  let screened: Screened = { passed: [], refused: [], suspicions: 0, placeholders: new Map() };
   let canarySuspects = new Set<string>();
   const outcome = await ctx.db.transaction(async (tx) => {
     screened = await screenResults(ctx, tx, minerId, results); // stream integrity, contact guardrail
     // Stored with the customer's data back in place of the placeholders (api/privacy/).
-    const completed = await jobs.complete(tx, minerId, await restoreResults(tx, screened.passed));
+    // The placeholders screenResults read for these jobs are the ones restored (no second read).
+    const completedRows = await jobs.complete(tx, minerId, restoreResults(screened.passed, screened.placeholders));
+    const completed = completedRows.map((r) => r.job_id);
+    const ranSeconds = completedRows.map((r) => r.ran_s);
     // Canaries (README "Proof of work: canaries") are judged against their known answer
     // and earn nothing, bill no one and count nothing: no ledger row, usage row or counter.
     const canaries = await trust.canaryJobs(tx, minerId, results.map((r) => r.job_id));
@@ -63,11 +67,11 @@ export async function completeAndCredit(
     const rest = results.filter((r) => !done.has(r.job_id) && !canaryIds.has(r.job_id));
     const cancelledCredited = rest.length === 0 ? [] : await credits.recordCancelledWork(tx, minerId, rest);
     const ids = [...completed.filter((id) => !canaryIds.has(id)), ...cancelledCredited];
-    if (ids.length === 0) return { completed, cancelledCredited, suspicions: 0 };
+    if (ids.length === 0) return { completed, ranSeconds, cancelledCredited, suspicions: 0 };
     const sent = new Map(results.map((r) => [r.job_id, r] as const));
     const verdicts = (await credits.facts(tx, minerId, ids)).map((row) => verdictOf(row, sent.get(row.job_id)));
     const { suspicions } = await credits.creditJobs(tx, minerId, verdicts);
-    return { completed, cancelledCredited, suspicions };
+    return { completed, ranSeconds, cancelledCredited, suspicions };
   });
   if (outcome.suspicions + screened.suspicions > 0) canarySuspects.add(minerId);
   for (const suspect of canarySuspects) await suspendIfDue(ctx, suspect);

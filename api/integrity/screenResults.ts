@@ -25,7 +25,11 @@ import { piiPlaceholders } from '../store/piiPlaceholders.ts';
 
 export type RefusalCode = 'result_contradicts_stream' | 'result_contact_forbidden';
 export type RefusedResult = { job_id: string; code: RefusalCode; status: 'queued' | 'failed'; message: string };
-export type Screened = { passed: SuccessResult[]; refused: RefusedResult[]; suspicions: number };
+/**
+ * placeholders: per locked job, placeholder → value (the customer's data its messages
+ * received), read once here and reused to restore the answers (api/privacy/restoreResults.ts).
+ */
+export type Screened = { passed: SuccessResult[]; refused: RefusedResult[]; suspicions: number; placeholders: Map<string, Map<string, string>> };
 
 type Verdict = { code: RefusalCode; reason: 'stream_contradicted' | 'contact_guardrail'; message: string; figures: Record<string, unknown> };
 
@@ -104,7 +108,8 @@ export async function screenResults(
   results: readonly SuccessResult[],
 ): Promise<Screened> {
   const rows = new Map((await jobIntegrity.streamLock(tx, minerId, results)).map((r) => [r.job_id, r] as const));
-  const redacted = await piiPlaceholders.forJobs(tx, [...rows.keys()]);
+  // Only jobs whose messages received placeholders have values to read: none, no read (the common case).
+  const redacted = await piiPlaceholders.forJobs(tx, [...rows.values()].filter((r) => r.has_placeholders).map((r) => r.job_id));
   const passed: SuccessResult[] = [];
   const refused: RefusedResult[] = [];
   let suspicions = 0;
@@ -136,5 +141,5 @@ export async function screenResults(
       message: `${verdict.message}; the attempt failed and the job ${status === 'failed' ? 'has no attempts left' : 'went back to the queue'}`,
     });
   }
-  return { passed, refused, suspicions };
+  return { passed, refused, suspicions, placeholders: redacted };
 }

@@ -12,6 +12,8 @@ import { miners, type MinerCapacity } from '../store/miners.ts';
 import { contextNeed } from './contextNeed.ts';
 import { buildMessages, type ChatMessage } from '../chat/buildMessages.ts';
 import { redactForDispatch } from '../privacy/redactJob.ts';
+import { piiPlaceholders } from '../store/piiPlaceholders.ts';
+import { creditReports } from '../store/creditReports.ts';
 import { BadRequestError, ForbiddenError, NoCapableMinerError, NoMinerAvailableError, NotFoundError } from '../errors.ts';
 
 export type Business = { id: string; systemPrompt: string; priority: number };
@@ -77,6 +79,15 @@ export async function createChatJob(ctx: Pick<AppContext, 'db' | 'config'>, inpu
     if (existing) return { jobId: existing, created: false };
   }
 
+  // Reads that depend on nothing computed below start now, together, and are awaited where
+  // they are needed: the submit waits for one round trip where it waited for three in a
+  // row (this is on the way to dispatch and to the first token). A submit refused on the
+  // way (no miner, bad input) has read them for nothing; an unhandled rejection is avoided.
+  const privacyRead = piiPlaceholders.privacy(ctx.db, business.id, input.sessionId);
+  const budgetRead = creditReports.budget(ctx.db, business.id);
+  privacyRead.catch(() => undefined);
+  budgetRead.catch(() => undefined);
+
   const named = input.model ?? config.MIA_DEFAULT_MODEL;
   const model = named === 'any' || named === 'mia' ? null : named;
   let messages: ChatMessage[];
@@ -89,14 +100,16 @@ export async function createChatJob(ctx: Pick<AppContext, 'db' | 'config'>, inpu
     messages = [messages[0]!, ...input.conversation.filter((m) => m.role !== 'system')];
     capacity = await miners.capacity(ctx.db, contextNeed(JSON.stringify(messages), maxTokens), model);
   } else {
-    const history = config.MIA_HISTORY_TURNS > 0 && !input.newSession
-      ? await chatLogs.history(ctx.db, business.id, input.sessionId, config.MIA_HISTORY_TURNS)
-      : [];
+    const historyRead = config.MIA_HISTORY_TURNS > 0 && !input.newSession
+      ? chatLogs.history(ctx.db, business.id, input.sessionId, config.MIA_HISTORY_TURNS)
+      : Promise.resolve([]);
+    historyRead.catch(() => undefined);
     const parts = { systemPrompt: business.systemPrompt, context: input.context, message: input.message };
     // History is trimmed to the smallest online context that holds the job without it, so
     // a long session keeps being answered by the miners it fits (issue 17).
     const bare = buildMessages({ ...parts, history: [], historyMaxChars: 0 });
     capacity = await miners.capacity(ctx.db, contextNeed(JSON.stringify(bare), maxTokens), model);
+    const history = await historyRead;
     const room = capacity.smallest_fitting;
     messages = buildMessages({
       ...parts,
@@ -109,7 +122,7 @@ export async function createChatJob(ctx: Pick<AppContext, 'db' | 'config'>, inpu
   // What miners will see: the customer's personal data replaced by placeholders
   // (api/privacy/redactJob.ts). The chat log keeps the message as written.
   const redacted = await redactForDispatch(ctx, business.id, input.sessionId,
-    { messages, prompt: input.message, context: input.context });
+    { messages, prompt: input.message, context: input.context }, privacyRead);
   const messagesJson = JSON.stringify(redacted.messages);
   const needTokens = contextNeed(messagesJson, maxTokens);
   if (capacity.online === 0) {
@@ -143,7 +156,7 @@ export async function createChatJob(ctx: Pick<AppContext, 'db' | 'config'>, inpu
     fair_spacing_s: config.MIA_FAIR_SPACING_MS / 1000,
     reserve,
     canary_prompt: input.canaryPrompt ?? null,
-  }));
+  }), budgetRead);
   if (created) return { jobId: created, created: true };
   // Two requests with the same key raced and the other one won: return its job.
   const original = idempotencyKey ? await jobs.findByIdempotencyKey(ctx.db, business.id, idempotencyKey) : null;

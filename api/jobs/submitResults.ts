@@ -7,7 +7,6 @@ import { BadRequestError } from '../errors.ts';
 import { completeAndCredit, recordMinerEvents } from '../credits/creditResults.ts';
 import type { MinerJobEvent } from '../store/credits.ts';
 import type { RefusalCode } from '../integrity/screenResults.ts';
-import { observeJobTimings } from '../metrics/jobTimings.ts';
 
 export type ResultItem = {
   job_id: string;
@@ -99,7 +98,8 @@ export async function submitResults(ctx: AppContext, minerId: string, items: rea
       tokens_generated: i.tokens_generated ?? 0,
       prompt_tokens: i.prompt_tokens ?? null,
   })));
-  await observeJobTimings(ctx.db, ctx.metrics, 'completed', credited?.completed ?? []);
+  // Job durations, from the completion's own answer (sql/job_complete.sql ran_s).
+  for (const seconds of credited?.ranSeconds ?? []) ctx.metrics.observeJobDuration(seconds);
   const completed = new Set(credited?.completed ?? []);
   const cancelledCredited = new Set(credited?.cancelledCredited ?? []);
   const refused = new Map((credited?.refused ?? []).map((r) => [r.job_id, r] as const));

@@ -29,14 +29,19 @@ function exemptValues(texts: readonly string[], categories: ReadonlySet<PiiCateg
   return values;
 }
 
-/** The job's texts as miners may see them, and what was redacted (null: redaction is off for this business). */
+/**
+ * The job's texts as miners may see them, and what was redacted (null: redaction is off for
+ * this business). `settingsRead`: the read of the business's settings and the session's
+ * placeholders, when the caller started it already (api/jobs/createChatJob.ts).
+ */
 export async function redactForDispatch(
   ctx: Pick<AppContext, 'db' | 'config'>,
   businessId: string,
   sessionId: string,
   job: JobTexts,
+  settingsRead: ReturnType<typeof piiPlaceholders.privacy> = piiPlaceholders.privacy(ctx.db, businessId, sessionId),
 ): Promise<JobTexts & { record: RedactionRecord | null }> {
-  const settings = await piiPlaceholders.privacy(ctx.db, businessId, sessionId);
+  const settings = await settingsRead;
   const categories = settings ? redactionFor(settings) : null;
   if (!settings || !categories) return { ...job, record: null };
   const regions = ctx.config.MIA_GUARDRAIL_PHONE_REGIONS;

@@ -4,13 +4,12 @@
 // miner's own text is kept beside it (jobs.miner_output) for the checks that
 // judge what the miner sent. Runs in the completing transaction, after the
 // results were screened (api/integrity/screenResults.ts judges the miner's text).
-import type { CommonQueryMethods } from 'slonik';
+// `values`: per job, placeholder → value (sql/pii_job_values.sql), as screenResults read
+// them for the jobs it locked; a result of a job not among them is not completed anyway.
 import type { SuccessResult } from '../store/jobs.ts';
-import { piiPlaceholders } from '../store/piiPlaceholders.ts';
 import { restorer } from './restore.ts';
 
-export async function restoreResults(tx: CommonQueryMethods, results: readonly SuccessResult[]): Promise<SuccessResult[]> {
-  const values = await piiPlaceholders.forJobs(tx, results.map((r) => r.job_id));
+export function restoreResults(results: readonly SuccessResult[], values: ReadonlyMap<string, Map<string, string>>): SuccessResult[] {
   return results.map((result) => {
     const known = values.get(result.job_id);
     if (!known) return result;

@@ -42,11 +42,6 @@ export class ClaimDispatcher {
     return this.generation;
   }
 
-  /** Claim at once, without parking. */
-  claimNow(minerId: string, maxJobs: number): Promise<readonly ClaimedJobRow[]> {
-    return jobs.claim(this.db, Array<string>(maxJobs).fill(minerId), this.lease());
-  }
-
   /**
    * Park until at least one job is claimed for this miner or the timeout passes
    * (resolves []). `seenGeneration` is the generation read before the caller's

@@ -8,8 +8,7 @@ import { requireMinerSelf } from '../http/auth.ts';
 import { ApiError, ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
 import { checkResultFields, submitResults, type Outcome, type ResultItem } from '../jobs/submitResults.ts';
 import { errorFields, log } from '../log.ts';
-import { refuseIfSuspended } from '../credits/claimGuard.ts';
-import { observeJobTimings } from '../metrics/jobTimings.ts';
+import { claimIfInGoodStanding, refuseIfSuspended } from '../credits/claimGuard.ts';
 import { minerSessionId } from '../privacy/minerSession.ts';
 
 function presentJob(job: ClaimedJobRow, regions: readonly string[]) {
@@ -46,19 +45,21 @@ export function minerJobRoutes(ctx: AppContext): Router {
     miners.touch(ctx.db, minerId).catch((error: unknown) => log.warn('miner touch failed', errorFields(error)));
   }
 
+  // Dispatch latency, from the claim's own answer (sql/job_claim.sql waited_s).
+  function observeClaimed(claimed: readonly ClaimedJobRow[]): void {
+    for (const job of claimed) ctx.metrics.observeDispatch(job.waited_s);
+  }
+
   async function claim(req: Request, res: Response, asked: number): Promise<readonly ClaimedJobRow[]> {
     const minerId = await requireMinerSelf(ctx, req, String(req.query.miner_id));
-    const standing = await refuseIfSuspended(ctx, minerId);
-    // Ask for no more than the claim would give (its slots, or probation's, minus what it
-    // runs): a miner asking for 100 must not take 100 slots of a dispatch round from the
-    // miners parked behind it. A full one still parks for one, in case a job ends.
-    const maxJobs = Math.max(1, Math.min(asked, standing?.room ?? asked));
-    touch(minerId);
     const wait = Number(req.query.wait ?? 0);
+    // Read before our own claim: a wake-up that comes during it triggers a round once we park.
     const seen = ctx.dispatcher.currentGeneration();
-    const now = await ctx.dispatcher.claimNow(minerId, maxJobs);
+    // Standing and claim in one transaction; refused (403) when suspended or held.
+    const { claimed: now, maxJobs } = await claimIfInGoodStanding(ctx, minerId, asked);
+    touch(minerId);
     if (now.length > 0 || wait <= 0 || ctx.draining) {
-      await observeJobTimings(ctx.db, ctx.metrics, 'claimed', now.map((j) => j.job_id));
+      observeClaimed(now);
       return now;
     }
 
@@ -72,7 +73,7 @@ export function minerJobRoutes(ctx: AppContext): Router {
       return [];
     }
     if (claimed.length > 0) await refuseIfSuspended(ctx, minerId, claimed); // suspended while parked
-    await observeJobTimings(ctx.db, ctx.metrics, 'claimed', claimed.map((j) => j.job_id));
+    observeClaimed(claimed);
     return claimed;
   }
 

@@ -11,7 +11,6 @@ import { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { jobDeltas } from '../store/jobDeltas.ts';
 import { principalOf } from '../http/auth.ts';
-import { observeJobTimings } from '../metrics/jobTimings.ts';
 import { ApiError, ConflictError, NotFoundError, UnauthorizedError } from '../errors.ts';
 
 type DeltaBody = {
@@ -59,7 +58,8 @@ export function minerStreamRoutes(ctx: AppContext): Router {
       );
     }
     if (row.stored) ctx.streams.notifier.touched(jobId);
-    if (row.stored && body.seq === 0) await observeJobTimings(ctx.db, ctx.metrics, 'first_token', [jobId]);
+    // Time to first token, from the append's own answer (no read after it).
+    if (row.stored && body.seq === 0 && row.age_s !== null) ctx.metrics.observeFirstToken(row.age_s);
     res.json({ job_id: jobId, attempt: row.attempt, stored: row.stored });
   });
 

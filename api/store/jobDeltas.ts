@@ -30,6 +30,8 @@ const AppendRow = z.object({
   expected_text_start: z.number().int().nullable(),
   expected_tool_start: z.number().int().nullable(),
   dropped: z.number(),
+  /** Seconds since the job was submitted (null: no such job); batch 0's is the time to first token. */
+  age_s: z.number().nullable(),
 });
 export type AppendRow = z.infer<typeof AppendRow>;
 

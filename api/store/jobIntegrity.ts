@@ -14,6 +14,8 @@ const StreamLockRow = z.object({
   context: z.string().nullable(),
   streamed: z.string(),
   streamed_tools: z.array(z.record(z.string(), z.unknown())),
+  /** The job's messages received placeholders of personal data (sql/pii_job_values.sql has values for it). */
+  has_placeholders: z.boolean(),
 });
 export type StreamLockRow = z.infer<typeof StreamLockRow>;
 const streamLock = defineQuery<{ miner_id: string; results: string }, typeof StreamLockRow>('job_stream_lock', StreamLockRow);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CommonQueryMethods, DatabasePool } from 'slonik';
 import { defineQuery } from '../db/defineQuery.ts';
-import { ClaimedJobRow, IdRow, JobIdRow, JobRow, JobStatus } from './rows.ts';
+import { ClaimedJobRow, IdRow, JobRow, JobStatus } from './rows.ts';
 import type { ClaimSettings } from './miners.ts';
 
 export type NewJob = {
@@ -89,7 +89,9 @@ const claimLock = defineQuery<{ miner_ids: readonly string[] }, z.ZodObject<{ lo
   z.object({ locked: z.number() }),
 );
 const release = defineQuery<{ lease_tokens: readonly string[] }, typeof IdRow>('job_release', IdRow);
-const complete = defineQuery<{ miner_id: string; results: string }, typeof JobIdRow>('job_complete', JobIdRow);
+const CompletedRow = z.object({ job_id: z.uuid(), ran_s: z.number() });
+export type CompletedRow = z.infer<typeof CompletedRow>;
+const complete = defineQuery<{ miner_id: string; results: string }, typeof CompletedRow>('job_complete', CompletedRow);
 const FailRow = z.object({ job_id: z.uuid(), status: JobStatus });
 const raiseNeed = defineQuery<{ miner_id: string; reports: string }, z.ZodObject<{ job_id: z.ZodUUID; need_tokens: z.ZodNumber }>>(
   'job_need_raise',
@@ -135,10 +137,14 @@ export const jobs = {
       await tx.one(claimLock({ miner_ids: minerIds }));
       return tx.any(claim({ miner_ids: minerIds, max_jobs: minerIds.length, ...settings }));
     }),
+  /** The claim statement alone, in a transaction that already holds the miners' claim locks (api/credits/claimGuard.ts). */
+  claimLocked: (tx: CommonQueryMethods, minerIds: readonly string[], settings: ClaimSettings) =>
+    tx.any(claim({ miner_ids: minerIds, max_jobs: minerIds.length, ...settings })),
   release: (db: DatabasePool, leaseTokens: readonly string[]) =>
     db.any(release({ lease_tokens: leaseTokens })),
-  complete: async (db: CommonQueryMethods, minerId: string, results: readonly SuccessResult[]) =>
-    (await db.any(complete({ miner_id: minerId, results: JSON.stringify(results) }))).map((r) => r.job_id),
+  /** The jobs completed, each with how long it ran. */
+  complete: (db: CommonQueryMethods, minerId: string, results: readonly SuccessResult[]) =>
+    db.any(complete({ miner_id: minerId, results: JSON.stringify(results) })),
   /** `retryBaseSeconds`: the requeued job's wait before its next claim, doubled per attempt. */
   failAttempt: (db: CommonQueryMethods, minerId: string, results: readonly FailureResult[], retryBaseSeconds: number) =>
     db.any(failAttempt({ miner_id: minerId, results: JSON.stringify(results), retry_base_s: retryBaseSeconds })),

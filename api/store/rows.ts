@@ -92,6 +92,8 @@ export const ClaimedJobRow = z.object({
   created_at: timestamp,
   /** Personal data was redacted from the job (migration 0150). */
   pii_redacted: z.boolean(),
+  /** Seconds from submission to this claim (the dispatch-latency histogram). */
+  waited_s: z.number(),
 });
 export type ClaimedJobRow = z.infer<typeof ClaimedJobRow>;
 

@@ -28,7 +28,7 @@ import { jobDeltas } from '../store/jobDeltas.ts';
 import type { JobRow } from '../store/rows.ts';
 import { isFinal, jobOutcome } from '../http/jobOutcome.ts';
 import { BadRequestError } from '../errors.ts';
-import { jobIntegrity } from '../store/jobIntegrity.ts';
+import { jobIntegrity, type GuardrailRow } from '../store/jobIntegrity.ts';
 import { ContactPolicy } from '../integrity/contacts.ts';
 import { givenTexts } from '../integrity/screenResults.ts';
 import { StreamGuard } from '../integrity/streamGuard.ts';
@@ -71,8 +71,7 @@ function finalEvent(job: JobRow): StreamEvent {
   return { event: 'error', data: { error: { code: 'job_failed', message: `the job failed after ${job.attempts} attempts: ${failureReason(job) ?? 'no reason given'}` } } };
 }
 
-async function guardFor(ctx: AppContext, jobId: string, redactedValues: Iterable<string>): Promise<ContactPolicy | null> {
-  const row = await jobIntegrity.guardrail(ctx.db, jobId);
+function guardFor(ctx: AppContext, row: GuardrailRow | null, redactedValues: Iterable<string>): ContactPolicy | null {
   if (!row?.guardrail) return null;
   return new ContactPolicy(givenTexts(row.messages, row.context, redactedValues), row.allowlist, ctx.config.MIA_GUARDRAIL_PHONE_REGIONS);
 }
@@ -88,14 +87,20 @@ export async function* jobEvents(
   // Subscribe before the first read, so a wake between the two is kept.
   const sub = ctx.streams.hub.subscribe(jobId);
   try {
-    // Asks for the NOTIFY at the finish, as a parked POST /chat does.
+    // Asks for the NOTIFY at the finish, as a parked POST /chat does. The guardrail's
+    // facts are read beside it (two round trips at once, not one after the other: this is
+    // on the way to the first token); the placeholders only for a job redaction was on for.
+    const guarding = jobIntegrity.guardrail(ctx.db, jobId);
+    guarding.catch(() => undefined); // awaited below, unless the job is gone
     const first = await jobs.watch(ctx.db, jobId);
     if (!first) {
       yield { event: 'error', data: { error: { code: 'not_found', message: 'the job no longer exists' } } };
       return;
     }
-    const redacted = (await piiPlaceholders.forJobs(ctx.db, [jobId])).get(jobId) ?? new Map<string, string>();
-    const policy = await guardFor(ctx, jobId, redacted.values());
+    const redacted = first.pii_redacted === null
+      ? new Map<string, string>()
+      : ((await piiPlaceholders.forJobs(ctx.db, [jobId])).get(jobId) ?? new Map<string, string>());
+    const policy = guardFor(ctx, await guarding, redacted.values());
     const restore = restorer(redacted);
     let shown = from ? { ...from } : { attempt: 0, offset: 0, tools: 0 };
     // The attempt's text as read so far (batch 0 to nextSeq - 1), and how much of it may be shown.
