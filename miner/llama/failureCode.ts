@@ -1,7 +1,7 @@
 // A failed generation in the backend's vocabulary (openapi.yaml FailureCode). The
 // backend tells the business our code's meaning, never the miner's text, so the class
 // must be right here: llama-server's error `type` first (recorded in
-// ../shared/fixtures/llama-server: exceed_context_size_error, invalid_request_error,
+// test/fixtures/recorded/llama-server: exceed_context_size_error, invalid_request_error,
 // server_error, unavailable_error, not_supported_error), then the HTTP status.
 import { LlamaError } from './llamaClient.ts';
 
