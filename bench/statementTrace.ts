@@ -12,7 +12,7 @@ import { compileNamedParameters, sqlDirectory } from '../api/db/defineQuery.ts';
 import { startTestApi } from '../test/support/apiServer.ts';
 import { createBusiness, registerMiner } from '../test/support/factories.ts';
 
-type Trace = { step: string; sql: string; origin: string };
+type Trace = { step: string; sql: string; origin: string; ms: number };
 const traced: Trace[] = [];
 let step = 'start-up';
 
@@ -43,8 +43,15 @@ const original = pg.Client.prototype.query;
 pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   const config = args[0] as string | { text?: string };
   const text = typeof config === 'string' ? config : (config?.text ?? '');
-  traced.push({ step, sql: label(text), origin: origin() });
-  return (original as (...a: unknown[]) => unknown).apply(this, args);
+  const entry: Trace = { step, sql: label(text), origin: origin(), ms: Number.NaN };
+  traced.push(entry);
+  const started = performance.now();
+  const result = (original as (...a: unknown[]) => unknown).apply(this, args);
+  // Round-trip time as the API sees it (queueing on the client included).
+  if (result instanceof Promise) {
+    result.then(() => { entry.ms = performance.now() - started; }, () => { entry.ms = performance.now() - started; });
+  }
+  return result;
 } as typeof original;
 
 // The test suite's Postgres (test/support/postgres.ts: trust auth on 127.0.0.1:5432) unless told.
@@ -84,9 +91,17 @@ try {
 
 const steady = traced.filter((t) => t.step !== 'close' && t.step !== 'start-up');
 if (jobs === 1) {
-  console.log('| step | statement | sent from |');
-  console.log('| --- | --- | --- |');
-  for (const t of steady) console.log(`| ${t.step} | \`${t.sql.replace(/\|/g, '\\|')}\` | ${t.origin} |`);
+  console.log('| step | statement | sent from | ms |');
+  console.log('| --- | --- | --- | --- |');
+  for (const t of steady) console.log(`| ${t.step} | \`${t.sql.replace(/\|/g, '\\|')}\` | ${t.origin} | ${t.ms.toFixed(2)} |`);
+} else {
+  // Mean round-trip time per statement over the jobs, slowest first.
+  const byStatement = new Map<string, number[]>();
+  for (const t of steady) byStatement.set(`${t.step} ${t.sql}`, [...(byStatement.get(`${t.step} ${t.sql}`) ?? []), t.ms]);
+  const rows = [...byStatement].map(([key, ms]) => ({ key, n: ms.length / jobs, mean: ms.reduce((a, b) => a + b, 0) / ms.length }));
+  for (const r of rows.sort((a, b) => b.mean * b.n - a.mean * a.n)) {
+    console.log(`${(r.mean * r.n).toFixed(2).padStart(7)} ms/job  ${r.n.toFixed(2)}× ${r.mean.toFixed(2)} ms  ${r.key}`);
+  }
 }
 const byStep = new Map<string, { statements: number; transactions: number }>();
 for (const t of steady) {

@@ -18,10 +18,20 @@
 -- overlapping claim gave the same miner. The miner rows are read, not locked (lock
 -- order, sql/LOCK_ORDER.md: jobs before miners).
 --
--- Plan (issue 17): :max_jobs is cardinality(:miner_ids), a plain parameter, so the planner
--- sees a LIMIT of a few rows and costs the index scan of jobs_claim_idx at a few dozen
--- units at any depth (a LIMIT computed by a subquery hid it: the whole queue was costed,
--- above jit_above_cost, and Postgres JIT-compiled every claim). Slots that a miner cannot
+-- Plan (issue 17): each pick reads at most 256 rows (the most slots a miner registers; a
+-- dispatcher round asks for at most 200), a constant the planner sees, and the
+-- parameter :max_jobs (cardinality(:miner_ids)) cuts that lazily, so the index scan of
+-- jobs_claim_idx is costed at a few thousand units at any depth and locks only the rows
+-- it returns (a LIMIT computed by a subquery hid the bound: the whole queue was costed,
+-- above jit_above_cost, and Postgres JIT-compiled every claim). Planning this statement
+-- costs more than running it (2.4 against 0.45 ms), so it is planned once per connection:
+-- a prepared statement (api/db/defineQuery.ts) with a generic plan, which the claim's
+-- transaction asks for (plan_cache_mode, set by the lock statement before it: Postgres
+-- would otherwise keep planning it for each call, since a generic plan, blind to
+-- :max_jobs, is costed above a custom one). The generic plan is the custom plan's shape:
+-- the same index scan, hash joins over the claim's few miners.
+-- `EXPLAIN EXECUTE` of a `PREPARE`d copy under `SET plan_cache_mode = force_generic_plan`
+-- shows it. Slots that a miner cannot
 -- use pick a job that stays queued (assigned drops it): a few extra row locks for one
 -- statement. Heads no miner can take are kept off the index's front: a backing-off retry
 -- re-enters at its run_after (mia.job_give_back moves its fair_at there).
@@ -78,6 +88,7 @@ WITH wanted AS (
   FROM wanted AS w JOIN room AS r ON r.id = w.miner_id
   WHERE w.nth <= r.free
 ), picked_open AS (
+  SELECT * FROM (
   SELECT id, priority, fair_at, coalesce(need_tokens, 0) AS need, model, pool
   FROM mia.jobs
   -- Matches the partial index jobs_claim_idx (WHERE status = 'queued', ORDER BY priority, fair_at).
@@ -95,8 +106,10 @@ WITH wanted AS (
                         WHERE other.status IN ('idle', 'busy') AND other.suspended_at IS NULL
                           AND other.id <> ALL (mia.jobs.attempted_by)))
   ORDER BY priority, fair_at
-  LIMIT :max_jobs::int
+  LIMIT 256
   FOR UPDATE SKIP LOCKED
+  ) AS head
+  LIMIT :max_jobs::int
 ), picked_pool AS (
   -- Restricted jobs (migration 0170), per pool key a miner of this claim holds, from the
   -- head of that pool in jobs_pool_claim_idx (pool, priority, fair_at): an outsider's claim
@@ -105,6 +118,7 @@ WITH wanted AS (
   SELECT p.*
   FROM (SELECT DISTINCT k FROM allowed AS a, unnest(a.keys) AS k) AS claim_key
   CROSS JOIN LATERAL (
+    SELECT * FROM (
     SELECT j.id, j.priority, j.fair_at, coalesce(j.need_tokens, 0) AS need, j.model, j.pool
     FROM mia.jobs AS j
     WHERE j.status = 'queued' AND j.pool = claim_key.k AND j.run_after <= now()
@@ -117,8 +131,10 @@ WITH wanted AS (
                           WHERE other.status IN ('idle', 'busy') AND other.suspended_at IS NULL
                             AND other.id <> ALL (j.attempted_by)))
     ORDER BY j.priority, j.fair_at
-    LIMIT :max_jobs::int
+    LIMIT 256
     FOR UPDATE OF j SKIP LOCKED
+    ) AS head
+    LIMIT :max_jobs::int
   ) AS p
 ), picked AS (
   SELECT * FROM picked_open

@@ -64,4 +64,10 @@ SELECT EXISTS (SELECT 1 FROM job) AS found,
        (SELECT tool_end FROM expected) AS expected_tool_start,
        (SELECT count(*) FROM older) AS dropped,
        -- The job's age, on the database's clock: batch 0's is the time to first token (metrics).
-       (SELECT extract(epoch FROM now() - created_at)::double precision FROM job) AS age_s
+       (SELECT extract(epoch FROM now() - created_at)::double precision FROM job) AS age_s,
+       -- This statement's commit does not wait for the WAL flush (~1 ms on the way to every
+       -- streamed word). Only a crash of the database server within the WAL writer's delay
+       -- undoes such a batch; the streams reading it break with that crash, the miner's
+       -- next batch is refused as a gap, and the result (committed durably) is checked
+       -- against the batches kept. Jobs, results and credits keep durable commits.
+       set_config('synchronous_commit', 'off', true) AS synchronous_commit

@@ -5,11 +5,16 @@
 -- Locks: the jobs FOR UPDATE, by id (sql/LOCK_ORDER.md). A delta append takes
 -- KEY SHARE on its job first (sql/job_delta_append.sql), so none can slip in
 -- between this read and the completion in the same transaction.
+-- Plans: the statements that follow in the transaction (completion, canaries, credit
+-- facts, the ledger) look rows up by id, where a generic plan is the custom one; without
+-- this Postgres re-plans the id-list lookups on every result, since a generic plan costs
+-- a list of unknown length above a custom plan's list of one (pg_stat_statements:
+-- 0.25 ms planning against 0.02 ms running each). Local to the transaction.
 WITH input AS (
   SELECT *
   FROM jsonb_to_recordset(:results::jsonb) AS r(job_id uuid, lease_token uuid)
 ), locked AS (
-  SELECT j.id, j.attempts, j.business_id, j.messages, j.context, j.pii_placeholders
+  SELECT j.id, j.attempts, j.business_id, j.messages, j.context, j.pii_placeholders, j.canary_prompt
   FROM mia.jobs AS j JOIN input AS i ON j.id = i.job_id
   WHERE j.status = 'running' AND j.miner_id = :miner_id AND j.lease_token = i.lease_token
     AND j.lease_expires_at >= now()
@@ -22,6 +27,9 @@ SELECT l.id AS job_id, l.attempts AS attempt, l.business_id,
        -- The job's messages received placeholders (migration 0150): only then is there
        -- anything to read in sql/pii_job_values.sql (most results: nothing, no read).
        coalesce(cardinality(l.pii_placeholders), 0) > 0 AS has_placeholders,
+       -- A canary (migration 0170): only then is there anything to judge against a known answer.
+       l.canary_prompt IS NOT NULL AS canary,
+       set_config('plan_cache_mode', 'force_generic_plan', true) IS NOT NULL AS generic_plans,
        coalesce((SELECT string_agg(d.content, '' ORDER BY d.seq)
                  FROM mia.job_deltas AS d
                  WHERE d.job_id = l.id AND d.attempt = l.attempts), '') AS streamed,

@@ -12,8 +12,13 @@
 -- route's transaction is standing, then claim (api/credits/claimGuard.ts): one round trip
 -- and one transaction fewer per claim than a standing read before a lock-and-claim
 -- transaction. Run alone (the re-check after a parked claim) the lock ends with the statement.
+-- Like the lock statement it sets generic plans and an unflushed commit for the rest of
+-- the claim's transaction (why: sql/miner_claim_lock.sql).
 WITH claim_lock AS MATERIALIZED (
-  SELECT count(*) AS n FROM (SELECT pg_advisory_xact_lock(hashtextextended(:miner_id::uuid::text, 17))) AS taken
+  SELECT count(*) AS n,
+         set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_cache_mode,
+         set_config('synchronous_commit', 'off', true) AS synchronous_commit
+  FROM (SELECT pg_advisory_xact_lock(hashtextextended(:miner_id::uuid::text, 17))) AS taken
 )
 SELECT m.suspended_at, m.suspended_reason,
        EXISTS (SELECT 1 FROM mia.miners AS s

@@ -49,7 +49,7 @@ export async function completeAndCredit(
   minerId: string,
   results: readonly SuccessResult[],
 ): Promise<CreditedCompletion & Pick<Screened, 'refused'>> {
-  let screened: Screened = { passed: [], refused: [], suspicions: 0, placeholders: new Map() };
+  let screened: Screened = { passed: [], refused: [], suspicions: 0, placeholders: new Map(), canaries: new Set() };
   let canarySuspects = new Set<string>();
   const outcome = await ctx.db.transaction(async (tx) => {
     screened = await screenResults(ctx, tx, minerId, results); // stream integrity, contact guardrail
@@ -60,10 +60,13 @@ export async function completeAndCredit(
     const ranSeconds = completedRows.map((r) => r.ran_s);
     // Canaries (README "Proof of work: canaries") are judged against their known answer
     // and earn nothing, bill no one and count nothing: no ledger row, usage row or counter.
-    const canaries = await trust.canaryJobs(tx, minerId, results.map((r) => r.job_id));
+    // Read only when a result may be one: a completed job the stream lock saw is a canary,
+    // or a result not completed here (the cancelled-work path below must skip canaries).
+    const done = new Set(completed);
+    const mayHoldCanaries = completed.some((id) => screened.canaries.has(id)) || results.some((r) => !done.has(r.job_id));
+    const canaries = mayHoldCanaries ? await trust.canaryJobs(tx, minerId, results.map((r) => r.job_id)) : [];
     canarySuspects = await judgeCanaries(ctx, tx, minerId, canaries);
     const canaryIds = new Set(canaries.map((c) => c.job_id));
-    const done = new Set(completed);
     const rest = results.filter((r) => !done.has(r.job_id) && !canaryIds.has(r.job_id));
     const cancelledCredited = rest.length === 0 ? [] : await credits.recordCancelledWork(tx, minerId, rest);
     const ids = [...completed.filter((id) => !canaryIds.has(id)), ...cancelledCredited];

@@ -1,6 +1,15 @@
 // SQL lives in sql/<name>.sql, one statement per file, with named parameters
 // (`:job_id`). defineQuery loads a file once, turns the names into $1..$n and
 // returns a function that builds a typed slonik query from a params object.
+//
+// Each file is a named prepared statement (`mia_<file>`): pg parses it once per
+// pooled connection and Postgres keeps its plan, so a hot statement is not parsed
+// and planned on every call (the claim spent 2.4 ms planning and 0.45 ms running,
+// pg_stat_statements in `BENCH_PG_STATEMENTS=30 npm run bench`). Postgres still plans
+// the first five calls with their values and keeps a generic plan only when it costs
+// no more than those, so a statement whose best plan depends on its values keeps
+// getting custom ones. The pool never resets its connections (api/db/pool.ts), so the
+// statements outlive each checkout.
 import { readFileSync } from 'node:fs';
 import type { QuerySqlToken } from 'slonik';
 import type { z } from 'zod';
@@ -30,6 +39,7 @@ export function defineQuery<P extends Record<string, Param | undefined>, Row ext
 ): (params: P) => QuerySqlToken<Row> {
   const text = readFileSync(new URL(`${name}.sql`, sqlDirectory), 'utf8');
   const { sql, names } = compileNamedParameters(text);
+  const statementName = `mia_${name}`;
   return (params: P) => {
     const values = names.map((key) => {
       const value = params[key];
@@ -39,6 +49,7 @@ export function defineQuery<P extends Record<string, Param | undefined>, Row ext
     // The shape slonik's own sql.type`` tag produces.
     return {
       type: Symbol.for('SLONIK_TOKEN_QUERY'),
+      name: statementName,
       sql,
       values,
       parser: row,

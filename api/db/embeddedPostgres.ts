@@ -36,6 +36,8 @@ export async function startEmbeddedPostgres(options: {
   dataDir: string;
   port: number;
   database?: string;
+  /** More `-c name=value` server settings (the bench's pg_stat_statements). */
+  settings?: readonly string[];
   /** Only for tests of the root case (postgresUserAccess.ts). */
   rootRuntimeDir?: string;
   binariesPackage?: string;
@@ -68,7 +70,7 @@ export async function startEmbeddedPostgres(options: {
     // Postgres refuses to run as root; the package then creates and uses a `postgres` user.
     createPostgresUser: userInfo().uid === 0,
     // Only local connections; the cluster is a development convenience.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', ...(options.settings ?? []).flatMap((s) => ['-c', s])],
     onLog: (message: string) => {
       stderrTail.push(message);
       if (stderrTail.length > 20) stderrTail.shift();

@@ -29,7 +29,14 @@ export type RefusedResult = { job_id: string; code: RefusalCode; status: 'queued
  * placeholders: per locked job, placeholder → value (the customer's data its messages
  * received), read once here and reused to restore the answers (api/privacy/restoreResults.ts).
  */
-export type Screened = { passed: SuccessResult[]; refused: RefusedResult[]; suspicions: number; placeholders: Map<string, Map<string, string>> };
+export type Screened = {
+  passed: SuccessResult[];
+  refused: RefusedResult[];
+  suspicions: number;
+  placeholders: Map<string, Map<string, string>>;
+  /** The locked jobs that are canaries (api/trust/canaries.ts). */
+  canaries: Set<string>;
+};
 
 type Verdict = { code: RefusalCode; reason: 'stream_contradicted' | 'contact_guardrail'; message: string; figures: Record<string, unknown> };
 
@@ -141,5 +148,6 @@ export async function screenResults(
       message: `${verdict.message}; the attempt failed and the job ${status === 'failed' ? 'has no attempts left' : 'went back to the queue'}`,
     });
   }
-  return { passed, refused, suspicions, placeholders: redacted };
+  const canaries = new Set([...rows.values()].filter((r) => r.canary).map((r) => r.job_id));
+  return { passed, refused, suspicions, placeholders: redacted, canaries };
 }

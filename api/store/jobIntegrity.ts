@@ -16,6 +16,8 @@ const StreamLockRow = z.object({
   streamed_tools: z.array(z.record(z.string(), z.unknown())),
   /** The job's messages received placeholders of personal data (sql/pii_job_values.sql has values for it). */
   has_placeholders: z.boolean(),
+  /** A canary job (api/trust/canaries.ts): its answer is judged against a known one. */
+  canary: z.boolean(),
 });
 export type StreamLockRow = z.infer<typeof StreamLockRow>;
 const streamLock = defineQuery<{ miner_id: string; results: string }, typeof StreamLockRow>('job_stream_lock', StreamLockRow);

