@@ -40,5 +40,6 @@ export function claimSettings(config: Config): ClaimSettings {
     probation_jobs: config.MIA_PROBATION_JOBS,
     probation_slots: config.MIA_PROBATION_SLOTS,
     probation_free_drops: config.MIA_PROBATION_FREE_DROPS,
+    hold_hours: config.MIA_SUSPENDED_ADDRESS_HOLD_HOURS,
   };
 }

@@ -1,6 +1,6 @@
-// A suspended miner gets no work: every claim reads the miner's standing
-// first (one primary-key lookup, in the claim's own transaction), and a claim
-// that parked before the suspension hands back what it got. Nor does a held one: a new identity
+// A suspended miner gets no work: the claim gives it nothing (mia.claim_jobs), a
+// claim that came back empty reads why and answers 403, and a claim that parked
+// before the suspension hands back what it got. Nor does a held one: a new identity
 // registered from the address of a recently suspended miner
 // (MIA_SUSPENDED_ADDRESS_HOLD_HOURS, sql/miner_standing.sql), until the
 // operator reinstates it.
@@ -26,28 +26,25 @@ function throwIfRefused(ctx: AppContext, standing: Standing): void {
 }
 
 /**
- * A claim at once, for a miner in good standing, in one transaction: the standing read
- * (which takes the miner's claim lock, sql/miner_standing.sql), then the claim of at most
- * the room it reports (its slots, or probation's, minus what it runs; at least 1). A
- * suspended or held miner is refused (403) before anything is claimed. `maxJobs`: what
- * a claim that parks should ask for.
+ * A claim at once, for a miner in good standing: the claim first (one round trip; it gives
+ * a suspended or held miner nothing, and at most its room: its slots, or probation's, minus
+ * what it runs), and only when it came back empty the standing, to refuse a suspended or
+ * held miner (403) or to say how many jobs a claim that parks should ask for (`maxJobs`:
+ * its room, at least 1, so a miner asking for 100 does not take 100 slots of a dispatch
+ * round from the miners parked behind it).
  */
-export function claimIfInGoodStanding(
+export async function claimIfInGoodStanding(
   ctx: AppContext,
   minerId: string,
   asked: number,
 ): Promise<{ claimed: readonly ClaimedJobRow[]; maxJobs: number }> {
-  return ctx.db.transaction(async (tx) => {
-    const standing = await credits.standing(tx, minerId, standingSettings(ctx));
-    // No such miner: nothing to claim (the claim statement would find no miner row either).
-    if (!standing) return { claimed: [], maxJobs: asked };
-    throwIfRefused(ctx, standing);
-    // No more than the claim would give: a miner asking for 100 must not take 100 slots of a
-    // dispatch round from the miners parked behind it. A full one still parks for one.
-    const maxJobs = Math.max(1, Math.min(asked, standing.room));
-    const claimed = await jobs.claimLocked(tx, Array<string>(maxJobs).fill(minerId), claimSettings(ctx.config));
-    return { claimed, maxJobs };
-  });
+  const claimed = await jobs.claim(ctx.db, Array<string>(asked).fill(minerId), claimSettings(ctx.config));
+  if (claimed.length > 0) return { claimed, maxJobs: asked };
+  const standing = await credits.standing(ctx.db, minerId, standingSettings(ctx));
+  // No such miner: nothing to claim (the claim statement found no miner row either).
+  if (!standing) return { claimed, maxJobs: asked };
+  throwIfRefused(ctx, standing);
+  return { claimed, maxJobs: Math.max(1, Math.min(asked, standing.room)) };
 }
 
 /** After a parked claim: throws 403 for a miner suspended or held meanwhile, handing back what it got. */

@@ -71,6 +71,8 @@ function samplingOf(body: CompletionBody): Record<string, unknown> {
 
 /** 'mia' (any miner) or a model an online miner serves, as GET /v1/models lists them. */
 export async function checkModel(ctx: AppContext, model: string): Promise<void> {
+  // 'mia' is always listed: no read on the way to every default chat's dispatch.
+  if (model === 'mia') return;
   const known = await modelsList(ctx.db);
   if (!known.some((m) => m.id === model)) throw new ModelNotFoundError(model);
 }

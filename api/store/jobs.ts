@@ -80,13 +80,9 @@ const ConversationRow = z.object({
 export type ConversationRow = z.infer<typeof ConversationRow>;
 const conversation = defineQuery<{ id: string; business_id: string }, typeof ConversationRow>('job_conversation_get', ConversationRow);
 const watch = defineQuery<{ id: string }, typeof JobRow>('job_watch', JobRow);
-const claim = defineQuery<{ miner_ids: readonly string[]; max_jobs: number } & ClaimSettings, typeof ClaimedJobRow>(
+const claim = defineQuery<{ miner_ids: readonly string[] } & ClaimSettings, typeof ClaimedJobRow>(
   'job_claim',
   ClaimedJobRow,
-);
-const claimLock = defineQuery<{ miner_ids: readonly string[] }, z.ZodObject<{ locked: z.ZodNumber }>>(
-  'miner_claim_lock',
-  z.object({ locked: z.number() }),
 );
 const release = defineQuery<{ lease_tokens: readonly string[] }, typeof IdRow>('job_release', IdRow);
 const CompletedRow = z.object({ job_id: z.uuid(), ran_s: z.number() });
@@ -131,15 +127,12 @@ export const jobs = {
   conversation: (db: DatabasePool, businessId: string, id: string) => db.maybeOne(conversation({ id, business_id: businessId })),
   /** Read a job and ask for a NOTIFY when it finishes (for a caller about to wait). */
   watch: (db: DatabasePool, id: string) => db.maybeOne(watch({ id })),
-  /** One transaction: the miners' claim locks, then the claim (slots hold across overlapping claims). */
-  claim: (db: DatabasePool, minerIds: readonly string[], settings: ClaimSettings) =>
-    db.transaction(async (tx) => {
-      await tx.one(claimLock({ miner_ids: minerIds }));
-      return tx.any(claim({ miner_ids: minerIds, max_jobs: minerIds.length, ...settings }));
-    }),
-  /** The claim statement alone, in a transaction that already holds the miners' claim locks (api/credits/claimGuard.ts). */
-  claimLocked: (tx: CommonQueryMethods, minerIds: readonly string[], settings: ClaimSettings) =>
-    tx.any(claim({ miner_ids: minerIds, max_jobs: minerIds.length, ...settings })),
+  /**
+   * One job per element of minerIds (a miner repeated for each slot it asks for), in one
+   * round trip: mia.claim_jobs takes the miners' claim locks, then claims (migration 0180).
+   */
+  claim: (db: CommonQueryMethods, minerIds: readonly string[], settings: ClaimSettings) =>
+    db.any(claim({ miner_ids: minerIds, ...settings })),
   release: (db: DatabasePool, leaseTokens: readonly string[]) =>
     db.any(release({ lease_tokens: leaseTokens })),
   /** The jobs completed, each with how long it ran. */

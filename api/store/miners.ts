@@ -20,7 +20,14 @@ export type Lease = { lease_base_s: number; lease_ms_per_token: number };
  * What a claim needs besides the lease: how long a failed job avoids the miners that tried
  * it, and probation (credited jobs that end it, slots meanwhile, free drops per job).
  */
-export type ClaimSettings = Lease & { retry_avoid_s: number; probation_jobs: number; probation_slots: number; probation_free_drops: number };
+export type ClaimSettings = Lease & {
+  retry_avoid_s: number;
+  probation_jobs: number;
+  probation_slots: number;
+  probation_free_drops: number;
+  /** MIA_SUSPENDED_ADDRESS_HOLD_HOURS: a held miner gets nothing (mia.miner_held). */
+  hold_hours: number;
+};
 
 type NewMiner = MinerSpecs & { auth_key_hash: string; registered_from: string | null };
 const register = defineQuery<NewMiner, typeof IdRow>('miner_register', IdRow);

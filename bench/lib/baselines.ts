@@ -91,7 +91,6 @@ export async function miaSqlLoop(
   url: string,
   o: { miners: readonly BenchMiner[]; jobs: number; batch: number; maxSeconds: number },
 ): Promise<ThroughputResult> {
-  const claimLock = loadStatement('miner_claim_lock');
   const claim = loadStatement('job_claim');
   const complete = loadStatement('job_complete');
   const workers = await clients(url, o.miners.length, 'bench-mia-sql');
@@ -104,14 +103,11 @@ export async function miaSqlLoop(
       const miner = o.miners[i]!;
       const minerIds = Array<string>(o.batch).fill(miner.id);
       while (done < o.jobs && nowMs() < deadline) {
-        // As api/store/jobs.ts claims: the miner's claim lock, then the claim, in one transaction.
-        await c.query('BEGIN');
-        await c.query(claimLock.text, claimLock.bind({ miner_ids: minerIds }));
+        // As api/store/jobs.ts claims: one call of mia.claim_jobs (the miner's claim lock, then the claim).
         const claimed = await c.query<{ job_id: string; lease_token: string }>(
           claim.text,
-          claim.bind({ miner_ids: minerIds, max_jobs: minerIds.length, lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60, probation_jobs: 0, probation_slots: 1, probation_free_drops: 10 }),
+          claim.bind({ miner_ids: minerIds, lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60, probation_jobs: 0, probation_slots: 1, probation_free_drops: 10, hold_hours: 24 }),
         );
-        await c.query('COMMIT');
         if (claimed.rowCount === 0) break;
         const results = claimed.rows.map((r) => ({
           job_id: r.job_id,

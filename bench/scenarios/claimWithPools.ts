@@ -10,6 +10,7 @@ import { compileNamedParameters, sqlDirectory } from '../../api/db/defineQuery.t
 import { connect } from '../lib/benchPostgres.ts';
 import { createMiners, insertQueuedJobsOver } from '../lib/fixtures.ts';
 import { withCleanup, type Scenario } from '../lib/scenario.ts';
+import { claimPlan, nestedPlans } from '../../test/support/nestedPlans.ts';
 import { nowMs, summarize } from '../lib/stats.ts';
 
 const businessCount = 50;
@@ -28,7 +29,7 @@ export const claimWithPools: Scenario = {
       defer(() => db.end());
       const { sql: claimSql, names } = compileNamedParameters(readFileSync(new URL('job_claim.sql', sqlDirectory), 'utf8'));
       const params = (minerIds: string[]) => {
-        const values: Record<string, unknown> = { miner_ids: minerIds, max_jobs: minerIds.length, lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60, probation_jobs: 0, probation_slots: 1, probation_free_drops: 10 };
+        const values: Record<string, unknown> = { miner_ids: minerIds, lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60, probation_jobs: 0, probation_slots: 1, probation_free_drops: 10, hold_hours: 24 };
         return names.map((n) => values[n]);
       };
       const businesses = await db.query<{ id: string }>(
@@ -49,14 +50,15 @@ export const claimWithPools: Scenario = {
 
       const explain = async (label: string, minerIds: string[]) => {
         await db.query('BEGIN');
-        const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE) ${claimSql}`, params(minerIds));
+        // The plan mia.claim_jobs runs (migration 0180), read with auto_explain.
+        const plan = claimPlan(await nestedPlans(db, claimSql, params(minerIds), { analyze: true }));
         await db.query('ROLLBACK');
-        const lines = plan.rows.map((r) => r['QUERY PLAN']);
+        const lines = plan.lines;
         const cost = /cost=[\d.]+\.\.([\d.]+)/.exec(lines[0] ?? '')?.[1] ?? '?';
         const scans = lines.filter((l) => /Scan using jobs_(pool_)?claim_idx/.test(l)).map((l) => l.trim().replace(/^->\s+/, ''));
         const removed = lines.filter((l) => /Rows Removed by Filter/.test(l)).map((l) => Number(/(\d+)/.exec(l)?.[1] ?? 0)).reduce((a, b) => a + b, 0);
-        const jit = lines.some((l) => l.startsWith('JIT:'));
-        const execution = lines.find((l) => l.startsWith('Execution Time'))?.trim() ?? '';
+        const jit = lines.some((l) => l.trim().startsWith('JIT:'));
+        const execution = `claim statement ${plan.durationMs.toFixed(3)} ms`;
         report.notes.push(`${label}: cost ${cost}; ${scans.map((x) => `"${x}"`).join('; ')}; rows removed by filters ${removed}; ${jit ? 'JIT COMPILED' : 'no JIT'}; ${execution}`);
       };
       const time = async (minerIds: string[], expect: number) => {

@@ -24,6 +24,18 @@ import { nowMs, sleep, summarize } from '../lib/stats.ts';
 const minerBin = process.env.MIA_BENCH_MINER_BIN ?? 'miner/bin/mia-miner.js';
 const maxTokens = 32;
 
+type Sums = { sum: number; count: number };
+
+/** The API's dispatch and first-token histograms (GET /metrics, Prometheus text): sum and count of each. */
+async function serverTimings(apiUrl: string): Promise<{ dispatch: Sums; firstToken: Sums }> {
+  const text = await (await fetch(`${apiUrl}/metrics?format=prometheus`)).text();
+  const read = (name: string): Sums => ({
+    sum: Number(new RegExp(`^${name}_sum(?:\\{\\})? ([\\d.e+-]+)$`, 'm').exec(text)?.[1] ?? 0),
+    count: Number(new RegExp(`^${name}_count(?:\\{\\})? ([\\d.e+-]+)$`, 'm').exec(text)?.[1] ?? 0),
+  });
+  return { dispatch: read('mia_job_dispatch_latency_seconds'), firstToken: read('mia_job_time_to_first_token_seconds') };
+}
+
 /**
  * POSTs an OpenAI-style streaming chat and reads the event stream to its end.
  * Returns ms from sending to the first non-empty `delta.content`, the longest wait
@@ -140,6 +152,7 @@ export const timeToFirstToken: Scenario = {
       }
       const via: number[] = [];
       const viaGaps: number[] = [];
+      const serverBefore = await serverTimings(api.url);
       for (let i = 0; i < chats; i++) {
         // Let the miner go back to its long-poll, as between two customers' messages.
         await sleep(50);
@@ -148,6 +161,7 @@ export const timeToFirstToken: Scenario = {
         viaGaps.push(chat.gapMs);
       }
 
+      const serverAfter = await serverTimings(api.url);
       const d = summarize(direct);
       const v = summarize(via);
       for (const key of ['p50', 'p95'] as const) {
@@ -181,5 +195,22 @@ export const timeToFirstToken: Scenario = {
           `through MIA: ${v.n} chats, p50 ${v.p50.toFixed(1)} ms, p95 ${v.p95.toFixed(1)} ms, max ${v.max.toFixed(1)} ms ` +
           `(what MIA adds at p50: ${(v.p50 - d.p50).toFixed(1)} ms: claim of a parked miner, the miner's first delta batch, NOTIFY, relay)`,
       );
+      // Where the time goes, from the API's own histograms over the timed chats (means, on
+      // the database's clock from the job's creation): creation → claimed by the parked
+      // miner, → its first delta batch stored; the rest of the client's time is the submit
+      // before the job's transaction and the relay after the batch.
+      const n = serverAfter.dispatch.count - serverBefore.dispatch.count;
+      if (n > 0 && serverAfter.firstToken.count - serverBefore.firstToken.count === n) {
+        const dispatchMs = ((serverAfter.dispatch.sum - serverBefore.dispatch.sum) / n) * 1000;
+        const firstBatchMs = ((serverAfter.firstToken.sum - serverBefore.firstToken.sum) / n) * 1000;
+        const meanVia = via.reduce((a, b) => a + b, 0) / via.length;
+        const meanDirect = direct.reduce((a, b) => a + b, 0) / direct.length;
+        report.notes.push(
+          `where the first token's time goes (means over ${n} chats): request → job created and the rest of the relay ` +
+            `${(meanVia - firstBatchMs).toFixed(1)} ms; created → claimed by the parked miner ${dispatchMs.toFixed(1)} ms; ` +
+            `claimed → first batch stored ${(firstBatchMs - dispatchMs).toFixed(1)} ms, of which the server's own first token ` +
+            `${meanDirect.toFixed(1)} ms (direct), the miner ${(firstBatchMs - dispatchMs - meanDirect).toFixed(1)} ms`,
+        );
+      }
     }),
 };
