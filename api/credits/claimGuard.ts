@@ -1,6 +1,6 @@
-// A suspended miner gets no work: the claim gives it nothing (mia.claim_jobs), a
-// claim that came back empty reads why and answers 403, and a claim that parked
-// before the suspension hands back what it got. Nor does a held one: a new identity
+// A suspended miner gets no work: the claim gives it nothing (mia.claim_jobs, the
+// dispatcher's rounds for parked miners too), and a claim that came back empty reads
+// why and answers 403. Nor does a held one: a new identity
 // registered from the address of a recently suspended miner
 // (MIA_SUSPENDED_ADDRESS_HOLD_HOURS, sql/miner_standing.sql), until the
 // operator reinstates it.
@@ -45,12 +45,4 @@ export async function claimIfInGoodStanding(
   if (!standing) return { claimed, maxJobs: asked };
   throwIfRefused(ctx, standing);
   return { claimed, maxJobs: Math.max(1, Math.min(asked, standing.room)) };
-}
-
-/** After a parked claim: throws 403 for a miner suspended or held meanwhile, handing back what it got. */
-export async function refuseIfSuspended(ctx: AppContext, minerId: string, claimed: readonly ClaimedJobRow[]): Promise<void> {
-  const standing = await credits.standing(ctx.db, minerId, standingSettings(ctx));
-  if (!standing || (!standing.suspended_at && !standing.held)) return;
-  if (claimed.length > 0) await jobs.release(ctx.db, claimed.map((j) => j.lease_token));
-  throwIfRefused(ctx, standing);
 }

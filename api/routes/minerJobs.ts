@@ -8,7 +8,7 @@ import { requireMinerSelf } from '../http/auth.ts';
 import { ApiError, ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
 import { checkResultFields, submitResults, type Outcome, type ResultItem } from '../jobs/submitResults.ts';
 import { errorFields, log } from '../log.ts';
-import { claimIfInGoodStanding, refuseIfSuspended } from '../credits/claimGuard.ts';
+import { claimIfInGoodStanding } from '../credits/claimGuard.ts';
 import { minerSessionId } from '../privacy/minerSession.ts';
 
 function presentJob(job: ClaimedJobRow, regions: readonly string[]) {
@@ -55,7 +55,7 @@ export function minerJobRoutes(ctx: AppContext): Router {
     const wait = Number(req.query.wait ?? 0);
     // Read before our own claim: a wake-up that comes during it triggers a round once we park.
     const seen = ctx.dispatcher.currentGeneration();
-    // Standing and claim in one transaction; refused (403) when suspended or held.
+    // The claim, then (when it got nothing) the standing: refused (403) when suspended or held.
     const { claimed: now, maxJobs } = await claimIfInGoodStanding(ctx, minerId, asked);
     touch(minerId);
     if (now.length > 0 || wait <= 0 || ctx.draining) {
@@ -72,7 +72,8 @@ export function minerJobRoutes(ctx: AppContext): Router {
       await jobStore.release(ctx.db, claimed.map((j) => j.lease_token));
       return [];
     }
-    if (claimed.length > 0) await refuseIfSuspended(ctx, minerId, claimed); // suspended while parked
+    // No standing re-read: the claim that gave these jobs gives a miner suspended or held
+    // meanwhile nothing (mia.claim_jobs); its next claim after the long-poll is refused.
     observeClaimed(claimed);
     return claimed;
   }
