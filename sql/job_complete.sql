@@ -33,11 +33,16 @@ WITH input AS (
   WHERE j.id = i.job_id AND j.id = l.id AND j.status = 'running' AND j.miner_id = :miner_id
     AND j.lease_token = i.lease_token
   RETURNING j.id, j.business_id, j.session_id, j.output,
-            extract(epoch FROM j.completed_at - coalesce(j.claimed_at, j.completed_at))::double precision AS ran_s
+            extract(epoch FROM j.completed_at - coalesce(j.claimed_at, j.completed_at))::double precision AS ran_s,
+            j AS job
 ), assistant_log AS (
   INSERT INTO mia.chat_logs (session_id, business_id, job_id, role, message)
   SELECT session_id, business_id, id, 'assistant', output FROM done
   ON CONFLICT (job_id, role) DO NOTHING
 )
 -- ran_s: the job duration for the metrics (api/jobs/submitResults.ts), on the database's clock.
-SELECT id AS job_id, ran_s FROM done
+-- With what the plausibility checks need (mia.credit_facts, migration 0181), read from the
+-- row just written: the result's transaction needs no read of its own for them.
+SELECT d.ran_s, f.*
+FROM done AS d
+CROSS JOIN LATERAL mia.credit_facts(d.job) AS f

@@ -72,7 +72,13 @@ export async function completeAndCredit(
     const ids = [...completed.filter((id) => !canaryIds.has(id)), ...cancelledCredited];
     if (ids.length === 0) return { completed, ranSeconds, cancelledCredited, suspicions: 0 };
     const sent = new Map(results.map((r) => [r.job_id, r] as const));
-    const verdicts = (await credits.facts(tx, minerId, ids)).map((row) => verdictOf(row, sent.get(row.job_id)));
+    // The completion returned what the checks need about the jobs it completed; only work
+    // on cancelled jobs is read here.
+    const facts = [
+      ...completedRows.filter((r) => !canaryIds.has(r.job_id)),
+      ...(cancelledCredited.length === 0 ? [] : await credits.facts(tx, minerId, cancelledCredited)),
+    ];
+    const verdicts = facts.map((row) => verdictOf(row, sent.get(row.job_id)));
     const { suspicions } = await credits.creditJobs(tx, minerId, verdicts);
     return { completed, ranSeconds, cancelledCredited, suspicions };
   });

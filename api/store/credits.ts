@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { CommonQueryMethods } from 'slonik';
 import { defineQuery } from '../db/defineQuery.ts';
-import { IdRow, JobIdRow } from './rows.ts';
+import { FactsRow, IdRow, JobIdRow } from './rows.ts';
 
 /** Accepted figures of one result: `tokens`/`prompt_tokens` are what is billed, credited and counted. */
 export type Verdict = {
@@ -14,22 +14,7 @@ export type Verdict = {
 };
 export type MinerJobEvent = { job_id: string; kind: 'aborted' | 'refused' };
 
-const FactsRow = z.object({
-  job_id: z.uuid(),
-  status: z.string(),
-  model: z.string(),
-  max_tokens: z.number().int(),
-  tokens_generated: z.number().int().nullable(),
-  prompt_tokens: z.number().int().nullable(),
-  hidden_reasoning: z.boolean(),
-  parameters_billions: z.number().nullable(),
-  output_bytes: z.number().int(),
-  tool_calls_bytes: z.number().int(),
-  prompt_bytes: z.number().int(),
-  message_count: z.number().int(),
-  seconds: z.number(),
-});
-export type FactsRow = z.infer<typeof FactsRow>;
+export type { FactsRow };
 const facts = defineQuery<{ miner_id: string; job_ids: readonly string[] }, typeof FactsRow>('job_credit_facts', FactsRow);
 const CreditedRow = z.object({
   jobs_credited: z.number().int(),

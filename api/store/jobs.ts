@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CommonQueryMethods, DatabasePool } from 'slonik';
 import { defineQuery } from '../db/defineQuery.ts';
-import { ClaimedJobRow, IdRow, JobRow, JobStatus } from './rows.ts';
+import { ClaimedJobRow, FactsRow, IdRow, JobRow, JobStatus } from './rows.ts';
 import type { ClaimSettings } from './miners.ts';
 
 export type NewJob = {
@@ -85,7 +85,8 @@ const claim = defineQuery<{ miner_ids: readonly string[] } & ClaimSettings, type
   ClaimedJobRow,
 );
 const release = defineQuery<{ lease_tokens: readonly string[] }, typeof IdRow>('job_release', IdRow);
-const CompletedRow = z.object({ job_id: z.uuid(), ran_s: z.number() });
+/** A completed job, how long it ran, and what the plausibility checks need about it. */
+const CompletedRow = FactsRow.extend({ ran_s: z.number() });
 export type CompletedRow = z.infer<typeof CompletedRow>;
 const complete = defineQuery<{ miner_id: string; results: string }, typeof CompletedRow>('job_complete', CompletedRow);
 const FailRow = z.object({ job_id: z.uuid(), status: JobStatus });

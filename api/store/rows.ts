@@ -99,3 +99,21 @@ export type ClaimedJobRow = z.infer<typeof ClaimedJobRow>;
 
 export const IdRow = z.object({ id: z.uuid() });
 export const JobIdRow = z.object({ job_id: z.uuid() });
+
+/** What the plausibility checks need about a job (mia.credit_facts, migration 0181). */
+export const FactsRow = z.object({
+  job_id: z.uuid(),
+  status: z.string(),
+  model: z.string(),
+  max_tokens: z.number().int(),
+  tokens_generated: z.number().int().nullable(),
+  prompt_tokens: z.number().int().nullable(),
+  hidden_reasoning: z.boolean(),
+  parameters_billions: z.number().nullable(),
+  output_bytes: z.number().int(),
+  tool_calls_bytes: z.number().int(),
+  prompt_bytes: z.number().int(),
+  message_count: z.number().int(),
+  seconds: z.number(),
+});
+export type FactsRow = z.infer<typeof FactsRow>;
