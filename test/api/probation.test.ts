@@ -199,3 +199,30 @@ describe('the hold on a suspended miner\'s address is off with MIA_SUSPENDED_ADD
     assert.equal((await claimJob(api, again)).status, 200);
   });
 });
+
+// Its own API: a suspension holds the address (127.0.0.1) of every later registration.
+describe('a miner suspended while parked', () => {
+  const api = useTestApi({ env: { MIA_WORKER: 'off' } });
+
+  it('a miner suspended while its long-poll is parked gets none of the jobs queued meanwhile, and its next claim is refused (403)', async () => {
+    const business = await createBusiness(api);
+    const honest = await registerMiner(api);
+    const suspect = await registerMiner(api);
+    const poll = claimJob(api, suspect, 1);
+    for (let i = 0; i < 500 && api.server.ctx.dispatcher.parked === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(api.server.ctx.dispatcher.parked, 1, 'the suspect is parked');
+    const patched = await api.request('PATCH', `/miners/${suspect.miner_id}`, { token: api.adminToken, body: { suspended: true, reason: 'forged results' } });
+    assert.equal(patched.status, 200, patched.text);
+    // The job wakes the dispatcher, whose round claims for the parked suspect: the claim
+    // itself gives a suspended miner nothing (mia.claim_jobs), so the poll ends empty.
+    const jobId = (await submitChat(api, business)).body.job_id as string;
+    assert.equal((await poll).status, 204);
+    assert.equal((await job(api, jobId)).status, 'queued');
+    const refused = await claimJob(api, suspect);
+    assert.equal(refused.status, 403, refused.text);
+    assert.equal(refused.body.error.code, 'miner_suspended');
+    const served = await claimJob(api, honest);
+    assert.equal(served.status, 200, served.text);
+    assert.equal(served.body.job_id, jobId);
+  });
+});
