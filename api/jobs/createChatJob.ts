@@ -10,6 +10,7 @@ import { chatLogs } from '../store/chatLogs.ts';
 import { jobs } from '../store/jobs.ts';
 import { miners, type MinerCapacity } from '../store/miners.ts';
 import { contextNeed } from './contextNeed.ts';
+import type { StreamStart } from '../streaming/jobEvents.ts';
 import { buildMessages, type ChatMessage } from '../chat/buildMessages.ts';
 import { redactForDispatch } from '../privacy/redactJob.ts';
 import { piiPlaceholders } from '../store/piiPlaceholders.ts';
@@ -65,8 +66,15 @@ export type ChatJobInput = {
   canaryPrompt?: number;
 };
 
-/** The job's id, and whether this call created it (false: an Idempotency-Key found the original). */
-export async function createChatJob(ctx: Pick<AppContext, 'db' | 'config'>, input: ChatJobInput): Promise<{ jobId: string; created: boolean }> {
+/**
+ * The job's id, and whether this call created it (false: an Idempotency-Key found the
+ * original). `stream`: for a job this call created for a waiting submitter, what its stream
+ * reader needs to start without reading the job back (api/streaming/jobEvents.ts).
+ */
+export async function createChatJob(
+  ctx: Pick<AppContext, 'db' | 'config'>,
+  input: ChatJobInput,
+): Promise<{ jobId: string; created: boolean; stream?: StreamStart }> {
   const { config } = ctx;
   const maxTokens = input.maxTokens ?? config.MIA_MAX_TOKENS_DEFAULT;
   if (maxTokens > config.MIA_MAX_TOKENS_LIMIT) {
@@ -157,7 +165,18 @@ export async function createChatJob(ctx: Pick<AppContext, 'db' | 'config'>, inpu
     reserve,
     canary_prompt: input.canaryPrompt ?? null,
   }), budgetRead);
-  if (created) return { jobId: created, created: true };
+  if (created) {
+    const settings = await privacyRead;
+    // Only a waiting submitter's job asks for the NOTIFY at its finish, which a reader relies on.
+    if (!input.waits || !settings) return { jobId: created, created: true };
+    const stream: StreamStart = {
+      sessionId: input.sessionId,
+      piiValues: redacted.record?.values ?? new Map(),
+      // As sql/job_guardrail_get.sql would read them: the texts the job was given, as stored.
+      guardrail: { guardrail: settings.contact_guardrail, allowlist: settings.contact_allowlist, messages: redacted.messages, context: redacted.context },
+    };
+    return { jobId: created, created: true, stream };
+  }
   // Two requests with the same key raced and the other one won: return its job.
   const original = idempotencyKey ? await jobs.findByIdempotencyKey(ctx.db, business.id, idempotencyKey) : null;
   if (!original) throw new Error('job was neither created nor found');

@@ -11,7 +11,8 @@ import { mapMessageTexts, messageTexts, Redactor, type RedactionCounts, type Ses
 import { placeholderInstruction, type PiiCategory } from './placeholders.ts';
 
 export type JobTexts = { messages: ChatMessage[]; prompt: string; context: string | null };
-export type RedactionRecord = { counts: RedactionCounts; placeholders: string[] };
+/** `values`: the customer's value behind each placeholder used (what sql/pii_job_values.sql reads back later). */
+export type RedactionRecord = { counts: RedactionCounts; placeholders: string[]; values: Map<string, string> };
 
 // What a business gave itself, per prompt and allow-list: finding it costs a
 // pass of the detectors over the system prompt, the same on every submit.
@@ -65,5 +66,6 @@ export async function redactForDispatch(
   const uncounted: RedactionCounts = {};
   const prompt = redactor.redact(job.prompt, session, uncounted, used);
   const context = job.context === null ? null : redactor.redact(job.context, session, uncounted, used);
-  return { messages, prompt, context, record: { counts, placeholders: [...used].sort() } };
+  const values = new Map(session.filter((v) => used.has(v.placeholder)).map((v) => [v.placeholder, v.value] as const));
+  return { messages, prompt, context, record: { counts, placeholders: [...used].sort(), values } };
 }

@@ -53,7 +53,7 @@ export function chatRoutes(ctx: AppContext): Router {
     const wait = body.wait ?? config.MIA_CHAT_WAIT_DEFAULT;
     const sessionId = body.session_id ?? randomUUID();
     const waitHeader = req.get('X-Mia-Wait-For-Miner');
-    const { jobId, created } = await createChatJob(ctx, {
+    const { jobId, created, stream } = await createChatJob(ctx, {
       business,
       sessionId,
       newSession: body.session_id === undefined,
@@ -78,6 +78,7 @@ export function chatRoutes(ctx: AppContext): Router {
         from: null,
         cancelIfAbandoned: created && req.get('Idempotency-Key') === undefined,
         prelude: (sse) => sse.send('queued', { job_id: jobId, session_id: sessionId, status: 'queued' }),
+        start: stream,
       });
       return;
     }

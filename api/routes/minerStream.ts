@@ -57,7 +57,13 @@ export function minerStreamRoutes(ctx: AppContext): Router {
           : `batch ${body.seq} must start at text_start ${row.expected_text_start} and tool_start ${row.expected_tool_start} (or repeat the batch already stored): stop streaming, the result carries the rest`,
       );
     }
-    if (row.stored) ctx.streams.notifier.touched(jobId);
+    if (row.stored) {
+      // Readers on this process take a text batch as stored, without reading it back.
+      const textOnly = !body.tool_calls || body.tool_calls.length === 0;
+      ctx.streams.notifier.touched(jobId, textOnly
+        ? { attempt: row.attempt, seq: body.seq, text_start: body.text_start, content: body.content, tool_start: body.tool_start ?? 0, tool_calls: null }
+        : undefined);
+    }
     // Time to first token, from the append's own answer (no read after it).
     if (row.stored && body.seq === 0 && row.age_s !== null) ctx.metrics.observeFirstToken(row.age_s);
     res.json({ job_id: jobId, attempt: row.attempt, stored: row.stored });

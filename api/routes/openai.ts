@@ -162,7 +162,7 @@ export function openAiRoutes(ctx: AppContext): Router {
 
     const givenSession = body.user ?? req.get('X-Session-Id');
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? config.MIA_MAX_TOKENS_DEFAULT;
-    const { jobId, created } = await createChatJob(ctx, {
+    const { jobId, created, stream } = await createChatJob(ctx, {
       business,
       // OpenAI's `user` names the end user; it is the natural session key.
       sessionId: givenSession ?? randomUUID(),
@@ -207,6 +207,7 @@ export function openAiRoutes(ctx: AppContext): Router {
       maxTokens,
       includeUsage: body.stream_options?.include_usage === true,
       cancelIfAbandoned: created && req.get('Idempotency-Key') === undefined,
+      start: stream,
     });
   });
 

@@ -160,7 +160,7 @@ export function responsesRoutes(ctx: AppContext): Router {
       ...(body.top_p !== undefined && body.top_p !== null ? { top_p: body.top_p } : {}),
       ...(format ? { response_format: format } : {}),
     };
-    const { jobId, created } = await createChatJob(ctx, {
+    const { jobId, created, stream } = await createChatJob(ctx, {
       business,
       sessionId: sessionId ?? randomUUID(),
       newSession: sessionId === undefined,
@@ -194,7 +194,7 @@ export function responsesRoutes(ctx: AppContext): Router {
     const cancelIfAbandoned = created && req.get('Idempotency-Key') === undefined;
 
     if (body.stream) {
-      await relayResponses(ctx, res, jobId, echo, cancelIfAbandoned);
+      await relayResponses(ctx, res, jobId, echo, cancelIfAbandoned, stream);
       return;
     }
     const wait = config.MIA_OPENAI_WAIT_SECONDS;

@@ -12,6 +12,7 @@ const PrivacyRow = z.object({
   pii_redaction_categories: z.array(z.enum(piiCategories)),
   system_prompt: z.string(),
   contact_allowlist: z.array(z.string()),
+  contact_guardrail: z.boolean(),
   session_values: z.array(SessionValueRow),
 });
 export type PrivacyRow = z.infer<typeof PrivacyRow>;

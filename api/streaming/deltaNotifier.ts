@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { DatabasePool } from 'slonik';
 import { jobDeltas } from '../store/jobDeltas.ts';
 import { errorFields, log } from '../log.ts';
-import type { StreamHub } from './streamHub.ts';
+import type { StoredBatch, StreamHub } from './streamHub.ts';
 
 /** Postgres refuses payloads of 8000 bytes or more. */
 const maxPayloadBytes = 7900;
@@ -31,8 +31,9 @@ export class DeltaNotifier {
     private readonly windowMs: number,
   ) {}
 
-  touched(jobId: string): void {
-    this.hub.wake(jobId);
+  /** `batch`: what was stored, when readers here may take it as it is (StreamHub.wake). */
+  touched(jobId: string, batch?: StoredBatch): void {
+    this.hub.wake(jobId, batch);
     this.pending.add(jobId);
     if (this.timer || this.sending) return;
     const wait = this.lastSent + this.windowMs - performance.now();

@@ -24,7 +24,8 @@
 // its own and a placeholder split across delta batches is shown whole.
 import type { AppContext } from '../context.ts';
 import { jobs } from '../store/jobs.ts';
-import { jobDeltas } from '../store/jobDeltas.ts';
+import { jobDeltas, type StreamReadRow } from '../store/jobDeltas.ts';
+import type { StoredBatch } from './streamHub.ts';
 import type { JobRow } from '../store/rows.ts';
 import { isFinal, jobOutcome } from '../http/jobOutcome.ts';
 import { BadRequestError } from '../errors.ts';
@@ -76,6 +77,28 @@ function guardFor(ctx: AppContext, row: GuardrailRow | null, redactedValues: Ite
   return new ContactPolicy(givenTexts(row.messages, row.context, redactedValues), row.allowlist, ctx.config.MIA_GUARDRAIL_PHONE_REGIONS);
 }
 
+/**
+ * What the submit that just created a job knows of it (api/jobs/createChatJob.ts): its
+ * reader starts from this, without the three reads below, which would otherwise run
+ * beside the claim of the job on the way to its first token. The job asked for the
+ * NOTIFY at its finish when it was created (a waiting submitter's job).
+ */
+export type StreamStart = { sessionId: string; piiValues: Map<string, string>; guardrail: GuardrailRow };
+
+/**
+ * The job as the batches this process stored show it, when they continue exactly what
+ * the reader has (their appends ran while the attempt held its lease: running); else
+ * null, and the reader reads the job.
+ */
+function heldState(held: StoredBatch[] | null, shownAttempt: number, nextSeq: number): StreamReadRow | null {
+  const last = held?.at(-1);
+  if (!held || !last) return null;
+  const from = last.attempt === shownAttempt ? nextSeq : 0;
+  const deltas = held.filter((b) => b.attempt === last.attempt && b.seq >= from);
+  if (deltas.length === 0 || deltas.some((b, i) => b.seq !== from + i)) return null;
+  return { status: 'running', attempts: last.attempt, error: null, deltas: deltas.map(({ attempt: _attempt, ...delta }) => delta) };
+}
+
 export async function* jobEvents(
   ctx: AppContext,
   jobId: string,
@@ -83,24 +106,37 @@ export async function* jobEvents(
   signal: AbortSignal,
   /** The caller announced the job already (POST /chat sends `queued` itself). */
   announced = false,
+  start?: StreamStart,
 ): AsyncGenerator<StreamEvent> {
   // Subscribe before the first read, so a wake between the two is kept.
   const sub = ctx.streams.hub.subscribe(jobId);
   try {
-    // Asks for the NOTIFY at the finish, as a parked POST /chat does. The guardrail's
-    // facts are read beside it (two round trips at once, not one after the other: this is
-    // on the way to the first token); the placeholders only for a job redaction was on for.
-    const guarding = jobIntegrity.guardrail(ctx.db, jobId);
-    guarding.catch(() => undefined); // awaited below, unless the job is gone
-    const first = await jobs.watch(ctx.db, jobId);
-    if (!first) {
-      yield { event: 'error', data: { error: { code: 'not_found', message: 'the job no longer exists' } } };
-      return;
+    let first: Pick<JobRow, 'status' | 'session_id'>;
+    let redacted: Map<string, string>;
+    let policy: ContactPolicy | null;
+    if (start) {
+      first = { status: 'queued', session_id: start.sessionId };
+      redacted = start.piiValues;
+      policy = guardFor(ctx, start.guardrail, redacted.values());
+    } else {
+      // Asks for the NOTIFY at the finish, as a parked POST /chat does. The guardrail's
+      // facts are read beside it (two round trips at once, not one after the other: this is
+      // on the way to the first token); the placeholders only for a job redaction was on for.
+      const guarding = jobIntegrity.guardrail(ctx.db, jobId);
+      guarding.catch(() => undefined); // awaited below, unless the job is gone
+      const watched = await jobs.watch(ctx.db, jobId);
+      if (!watched) {
+        yield { event: 'error', data: { error: { code: 'not_found', message: 'the job no longer exists' } } };
+        return;
+      }
+      first = watched;
+      redacted = watched.pii_redacted === null
+        ? new Map<string, string>()
+        : ((await piiPlaceholders.forJobs(ctx.db, [jobId])).get(jobId) ?? new Map<string, string>());
+      policy = guardFor(ctx, await guarding, redacted.values());
     }
-    const redacted = first.pii_redacted === null
-      ? new Map<string, string>()
-      : ((await piiPlaceholders.forJobs(ctx.db, [jobId])).get(jobId) ?? new Map<string, string>());
-    const policy = guardFor(ctx, await guarding, redacted.values());
+    // The job as its creator left it (queued, nothing streamed), for the first look.
+    let opening: StreamReadRow | null = start ? { status: 'queued', attempts: 0, error: null, deltas: [] } : null;
     const restore = restorer(redacted);
     let shown = from ? { ...from } : { attempt: 0, offset: 0, tools: 0 };
     // The attempt's text as read so far (batch 0 to nextSeq - 1), and how much of it may be shown.
@@ -124,7 +160,11 @@ export async function* jobEvents(
         yield { event: 'error', data: { error: { code: 'shutting_down', message: 'this API process is shutting down; reconnect to GET /job/{job_id}/stream with Last-Event-ID' } } };
         return;
       }
-      const state = await jobDeltas.read(ctx.db, jobId, nextSeq);
+      // Batches this process stored since the last look are shown as they are; anything
+      // else (another process's NOTIFY, a finish, the fallback check) reads the job.
+      const held = sub.take();
+      const state = opening ?? heldState(held, shown.attempt, nextSeq) ?? (await jobDeltas.read(ctx.db, jobId, nextSeq));
+      opening = null;
       if (!state) {
         yield { event: 'error', data: { error: { code: 'not_found', message: 'the job no longer exists' } } };
         return;

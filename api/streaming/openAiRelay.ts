@@ -11,7 +11,7 @@
 // text went out is invisible: the new attempt simply streams.
 import type { Response } from 'express';
 import type { AppContext } from '../context.ts';
-import { jobEvents } from './jobEvents.ts';
+import { jobEvents, type StreamStart } from './jobEvents.ts';
 import { openSse } from './sse.ts';
 import { cancelAbandoned } from './relay.ts';
 import { errorFields, log } from '../log.ts';
@@ -22,7 +22,14 @@ export function finishReason(hasToolCalls: boolean, completionTokens: number, ma
   return completionTokens >= maxTokens ? 'length' : 'stop';
 }
 
-export type OpenAiRelayOptions = { model: string; maxTokens: number; includeUsage: boolean; cancelIfAbandoned: boolean };
+export type OpenAiRelayOptions = {
+  model: string;
+  maxTokens: number;
+  includeUsage: boolean;
+  cancelIfAbandoned: boolean;
+  /** The submit that created the job says how it starts (jobEvents' StreamStart). */
+  start?: StreamStart;
+};
 
 export async function relayOpenAi(ctx: AppContext, res: Response, jobId: string, options: OpenAiRelayOptions): Promise<void> {
   const waitMs = ctx.config.MIA_OPENAI_WAIT_SECONDS * 1000;
@@ -36,7 +43,7 @@ export async function relayOpenAi(ctx: AppContext, res: Response, jobId: string,
   let streamedTools = 0;
   let finished = false;
   try {
-    for await (const item of jobEvents(ctx, jobId, null, sse.signal, true)) {
+    for await (const item of jobEvents(ctx, jobId, null, sse.signal, true, options.start)) {
       if (item.event === 'delta') {
         sentText = true;
         chunk({ content: item.data.text });

@@ -6,7 +6,7 @@ import type { Response } from 'express';
 import type { AppContext } from '../context.ts';
 import { defineQuery } from '../db/defineQuery.ts';
 import { IdRow } from '../store/rows.ts';
-import { jobEvents, type Position } from './jobEvents.ts';
+import { jobEvents, type Position, type StreamStart } from './jobEvents.ts';
 import { openSse, type SseStream } from './sse.ts';
 import { errorFields, log } from '../log.ts';
 
@@ -32,6 +32,8 @@ export type RelayOptions = {
   cancelIfAbandoned: boolean;
   /** Events sent before the job's own (POST /chat announces the new job). */
   prelude?: (sse: SseStream) => void;
+  /** The submit that created the job says how it starts (jobEvents' StreamStart). */
+  start?: StreamStart;
 };
 
 export async function relayJob(ctx: AppContext, res: Response, jobId: string, options: RelayOptions): Promise<void> {
@@ -39,7 +41,7 @@ export async function relayJob(ctx: AppContext, res: Response, jobId: string, op
   options.prelude?.(sse);
   let finished = false;
   try {
-    for await (const item of jobEvents(ctx, jobId, options.from, sse.signal, options.prelude !== undefined)) {
+    for await (const item of jobEvents(ctx, jobId, options.from, sse.signal, options.prelude !== undefined, options.start)) {
       sse.send(item.event, item.data, 'id' in item ? item.id : undefined);
       if (item.event === 'done' || item.event === 'error') finished = true;
     }

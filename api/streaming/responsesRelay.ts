@@ -13,7 +13,7 @@
 import type { Response } from 'express';
 import type { AppContext } from '../context.ts';
 import type { JobRow } from '../store/rows.ts';
-import { jobEvents } from './jobEvents.ts';
+import { jobEvents, type StreamStart } from './jobEvents.ts';
 import { openSse } from './sse.ts';
 import { cancelAbandoned } from './relay.ts';
 import { finishReason } from './openAiRelay.ts';
@@ -103,7 +103,15 @@ export function responseObject(job: JobRow, echo: ResponseEcho) {
   }, echo);
 }
 
-export async function relayResponses(ctx: AppContext, res: Response, jobId: string, echo: ResponseEcho, cancelIfAbandoned: boolean): Promise<void> {
+export async function relayResponses(
+  ctx: AppContext,
+  res: Response,
+  jobId: string,
+  echo: ResponseEcho,
+  cancelIfAbandoned: boolean,
+  /** The submit that created the job says how it starts (jobEvents' StreamStart). */
+  start?: StreamStart,
+): Promise<void> {
   const sse = openSse(res, ctx.config.MIA_OPENAI_WAIT_SECONDS * 1000, { 'X-Mia-Job-Id': jobId });
   const createdAt = Math.floor(Date.now() / 1000);
   let sequence = 0;
@@ -124,7 +132,7 @@ export async function relayResponses(ctx: AppContext, res: Response, jobId: stri
   };
   let finishedStream = false;
   try {
-    for await (const item of jobEvents(ctx, jobId, null, sse.signal, true)) {
+    for await (const item of jobEvents(ctx, jobId, null, sse.signal, true, start)) {
       if (item.event === 'delta') {
         openMessage();
         text += item.data.text;

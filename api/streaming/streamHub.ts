@@ -6,13 +6,28 @@
 // statement per tick for the whole process), or from the listener's resync
 // (everyone re-reads).
 //
-// A subscription holds no timer and no connection: a reader that is gone
-// unsubscribes and leaves nothing behind (`subscribers` shows it).
+// A wake for a text batch this process stored carries the batch, so a reader here
+// shows it without reading it back (one round trip less on the way to every token);
+// any other wake means "read". A subscription holds no timer and no connection: a
+// reader that is gone unsubscribes and leaves nothing behind (`subscribers` shows it).
+import type { DeltaRow } from '../store/jobDeltas.ts';
+
+/** A batch of one attempt, as its append stored it (text only: see wake()). */
+export type StoredBatch = DeltaRow & { attempt: number };
+
 export type Subscription = {
   /** Resolves at the next wake after the last `changed()` (at once if one came meanwhile), or when `signal` aborts. */
   changed: (signal: AbortSignal) => Promise<void>;
+  /**
+   * What the wakes since the last call brought: the batches stored here, in order, or
+   * null when something else happened (or nothing was taken yet): read the job then.
+   */
+  take: () => StoredBatch[] | null;
   close: () => void;
 };
+
+/** Batches held for a reader that does not take them; beyond this it reads instead. */
+const maxHeldBatches = 64;
 
 export class StreamHub {
   private readonly byJob = new Map<string, Set<Waker>>();
@@ -34,6 +49,7 @@ export class StreamHub {
     this.byJob.set(jobId, set);
     return {
       changed: (signal) => waker.next(signal),
+      take: () => waker.take(),
       close: () => {
         waker.wake();
         set.delete(waker);
@@ -42,9 +58,14 @@ export class StreamHub {
     };
   }
 
-  wake(jobId: string): void {
+  /**
+   * `batch`: a text batch this process just stored for the job. Batches with tool-call
+   * deltas are not passed (their JSON comes back from jsonb in its own key order, and a
+   * reader should show one form only): those readers read.
+   */
+  wake(jobId: string, batch?: StoredBatch): void {
     const set = this.byJob.get(jobId);
-    if (set) for (const waker of set) waker.wake();
+    if (set) for (const waker of set) waker.wake(batch);
   }
 
   wakeAll(): void {
@@ -61,8 +82,23 @@ export class StreamHub {
 class Waker {
   private pending = false;
   private resolve: (() => void) | undefined;
+  /** Batches since the last take(); `stale`: a wake without one came, so they do not tell all. */
+  private batches: StoredBatch[] = [];
+  private stale = true;
 
-  wake(): void {
+  take(): StoredBatch[] | null {
+    const batches = this.stale ? null : this.batches;
+    this.stale = false;
+    this.batches = [];
+    return batches;
+  }
+
+  wake(batch?: StoredBatch): void {
+    if (batch && !this.stale && this.batches.length < maxHeldBatches) this.batches.push(batch);
+    else {
+      this.stale = true;
+      this.batches = [];
+    }
     if (this.resolve) {
       const resolve = this.resolve;
       this.resolve = undefined;
