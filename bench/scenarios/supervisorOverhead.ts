@@ -12,7 +12,10 @@
 // (e.g. /root/.cache/llama/src/build/bin/llama-server with
 // a small GGUF such as tiny-random-llama.gguf; LLAMA_ARGS adds flags
 // such as "-t 2"); otherwise the test double test/fixtures/fake-llama-server,
-// which generates at a fixed FAKE_LLAMA_TOKENS_PER_SECOND per request.
+// which generates at a fixed FAKE_LLAMA_TOKENS_PER_SECOND per request: 120 unless set,
+// the pace of a 7B model on one H200 (issue 18: 475–485 tok/s over 4 slots), so a job
+// lasts about a second, as on a GPU. A much faster double (say 2000) makes the
+// per-job cost of claiming and reporting look larger than any GPU would.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -42,7 +45,10 @@ export const supervisorOverhead: Scenario = {
       }
       const tmp = mkdtempSync(path.join(os.tmpdir(), 'mia-bench-miner-'));
       defer(() => rmSync(tmp, { recursive: true, force: true }));
-      const choice = chooseLlamaServer(tmp, 'fake-llama-server (test double)');
+      const pace = process.env.FAKE_LLAMA_TOKENS_PER_SECOND ?? '120';
+      const choice = chooseLlamaServer(tmp, `fake-llama-server (test double, ${pace} tok/s per request)`);
+      // The double's pace, for both runs (the miner passes its environment to the server it spawns).
+      const serverEnv = { ...process.env, FAKE_LLAMA_TOKENS_PER_SECOND: pace };
       if ('skipped' in choice) {
         report.skipped = choice.skipped;
         return;
@@ -58,6 +64,7 @@ export const supervisorOverhead: Scenario = {
       const port = await freePort();
       const server = spawn(bin, ['--host', '127.0.0.1', '--port', String(port), '-m', model, '-ngl', '0', '-np', String(slots), '-c', String(slots * ctxPerSlot), '--metrics', ...extra], {
         stdio: ['ignore', 'ignore', 'pipe'],
+        env: serverEnv,
       });
       let serverLog = '';
       server.stderr!.on('data', (c: Buffer) => (serverLog = (serverLog + c.toString()).slice(-4000)));
@@ -116,7 +123,7 @@ export const supervisorOverhead: Scenario = {
         [minerBin, 'run', '--backend-url', api.url, '--name', 'bench-miner', '--llama-server', bin, '--model', model,
           '--gpu-layers', '0', '--slots', String(slots), '--ctx-per-slot', String(ctxPerSlot), '--state-dir', tmp,
           '--log-level', 'warn', ...(extra.length ? [`--llama-args=${extra.join(' ')}`] : [])],
-        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MIA_ENROLMENT_TOKEN: benchEnrolmentToken } },
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...serverEnv, MIA_ENROLMENT_TOKEN: benchEnrolmentToken } },
       );
       let minerLog = '';
       const keep = (c: Buffer) => (minerLog = (minerLog + c.toString()).slice(-4000));
