@@ -18,9 +18,15 @@ WITH verdict AS (
          coalesce(m.model, 'unknown') AS model,
          extract(epoch FROM CASE WHEN j.status = 'completed' THEN j.completed_at ELSE now() END - j.claimed_at)::float8 AS seconds
   FROM verdict AS v
-  JOIN mia.jobs AS j ON j.id = v.job_id AND j.miner_id = :miner_id
+  -- Each job by its primary key, whatever the statistics say: joined as a set under
+  -- `status IN ('completed', 'cancelled')`, the plan read every finished job through
+  -- jobs_finished_idx whenever the statistics still counted few of them (after a busy
+  -- spell, before autoanalyze): 12-20 ms a call at 20,000-50,000 finished jobs (bench
+  -- scenario 3, 2026-12-05). LIMIT 1 keeps the lookup a subquery of its own, so the
+  -- status test stays outside it and cannot pick that index.
+  CROSS JOIN LATERAL (SELECT * FROM mia.jobs AS one WHERE one.id = v.job_id LIMIT 1) AS j
   JOIN mia.miners AS m ON m.id = j.miner_id
-  WHERE j.status IN ('completed', 'cancelled')
+  WHERE j.miner_id = :miner_id AND j.status IN ('completed', 'cancelled')
 ), settled AS (
   UPDATE mia.jobs AS j
   SET tokens_generated = job.tokens,
