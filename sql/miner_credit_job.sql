@@ -32,7 +32,10 @@ WITH verdict AS (
   SET tokens_generated = job.tokens,
       prompt_tokens = CASE WHEN job.status = 'completed' THEN job.prompt_tokens END
   FROM job
-  WHERE j.id = job.id
+  -- The id list bounds the scan of mia.jobs to these rows (through jobs_pkey): joined only
+  -- as a set, the ~100 rows a JSON array is assumed to hold made a sequential scan look
+  -- cheaper on a table of a few thousand jobs.
+  WHERE j.id = job.id AND j.id = ANY (ARRAY(SELECT id FROM job))
   RETURNING j.id, j.status, job.reason, job.tokens, job.seconds
 ), counted AS (
   UPDATE mia.miners AS m

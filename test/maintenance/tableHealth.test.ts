@@ -82,4 +82,45 @@ describe('mia.jobs table health', () => {
       }
     });
   });
+
+  it('credits accepted results by primary key while statistics still count no finished jobs', async () => {
+    // After a busy spell, before autoanalyze: the statistics say no job is finished, and the
+    // credit's plan (a generic one: the result transaction asks for it) then read every
+    // finished job through jobs_finished_idx to find the ten it credits (bench scenario 3,
+    // 12-20 ms a call). Checked by the plan's shape, not by time.
+    const stale = await createTestDatabase();
+    try {
+      await withClient(stale.url, async (client) => {
+        const business = (await client.query<{ id: string }>(
+          `INSERT INTO mia.businesses (name, api_key_hash, webhook_secret) VALUES ('busy', 'busy-hash', 'busy-secret') RETURNING id`,
+        )).rows[0]!.id;
+        const miner = (await client.query<{ id: string }>(
+          `INSERT INTO mia.miners (name, auth_key_hash) VALUES ('busy-miner', 'busy-miner-hash') RETURNING id`,
+        )).rows[0]!.id;
+        await client.query(
+          `INSERT INTO mia.jobs (business_id, session_id, messages, prompt, max_tokens) SELECT $1, 'q', '[]', 'hi', 16 FROM generate_series(1, 5000)`,
+          [business],
+        );
+        await client.query('ANALYZE mia.jobs');
+        const done = (await client.query<{ id: string }>(
+          `UPDATE mia.jobs SET status = 'completed', miner_id = $1, attempts = 1, claimed_at = now(), completed_at = now(), output = 'x'
+           RETURNING id`,
+          [miner],
+        )).rows.map((r) => r.id);
+        const verdicts = JSON.stringify(done.slice(0, 10).map((id) => ({ job_id: id, tokens: 5, prompt_tokens: 7, reason: null, figures: null })));
+        const { sql, names } = compileNamedParameters(readFileSync(new URL('miner_credit_job.sql', sqlDirectory), 'utf8'));
+        const values: Record<string, string> = { miner_id: miner, verdicts };
+        await client.query('SET plan_cache_mode = force_generic_plan');
+        await client.query(`PREPARE credit AS ${sql}`);
+        const plan = (await client.query<{ 'QUERY PLAN': string }>(
+          `EXPLAIN EXECUTE credit(${names.map((n) => client.escapeLiteral(values[n]!)).join(', ')})`,
+        )).rows.map((r) => r['QUERY PLAN']);
+        const jobScans = plan.filter((l) => / on jobs\b/.test(l)).map((l) => l.trim());
+        assert.equal(jobScans.some((l) => l.includes('jobs_finished_idx') || l.includes('Seq Scan')), false, JSON.stringify(jobScans));
+        assert.ok(jobScans.some((l) => l.includes('Index Scan using jobs_pkey')), JSON.stringify(jobScans));
+      });
+    } finally {
+      await stale.drop();
+    }
+  });
 });
