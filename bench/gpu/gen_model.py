@@ -10,7 +10,8 @@ there, so the text is always valid UTF-8 and generation runs to max_tokens.
 usage: gen_model.py TEMPLATE.gguf OUT.gguf [--embd 4096 --layers 32 --heads 32 --ff 11008 --ctx 4096]
        gen_model.py --metadata-only MODEL.gguf TEMPLATE.gguf
 The second form writes MODEL's metadata (tokenizer, chat template) without its tensors: a
-template of under 1 MB where the model itself is too big to carry (bench/gpu/pack.sh).
+template of under 1 MB where the model itself is too big to carry. bench/gpu/tiny-llama-template.gguf
+was made so from the 17 MB tiny-random-llama.gguf of the project's shared fixtures.
 Dimensions are multiples of 256 (Q4_K blocks).
 needs gguf-py (llama.cpp's gguf-py on PYTHONPATH) and numpy.
 """

@@ -1,20 +1,18 @@
 #!/usr/bin/env bash
 # Packs what a lent GPU machine needs for issue 18's checks into .device/ (git-ignored),
 # under the 64 MiB a device call may carry: the GPU machine has no network, no Node and
-# no Postgres, but has CUDA, cmake, ninja and python3 with numpy (../shared/gpu/README.md,
+# no Postgres, but has CUDA, cmake, ninja and python3 with numpy (seen there on
 # 2026-12-04). The working tree itself travels with the call; this adds what git ignores:
 #   .device/node.xz               the Node 24 binary running here, stripped
 #   .device/node_modules.tar.xz   production dependencies (embedded Postgres included),
 #                                 plus mocha and openai for the real-binary tests
 #   .device/llama-src.tar.xz      llama.cpp's source from node-llama-cpp@3.21.1's git bundle,
 #                                 without docs, tests, models and the non-CUDA GPU backends
-#   .device/template.gguf         the tokenizer and chat template of the tiny fixture model
-#                                 (../shared/fixtures/models/tiny-random-llama.gguf, or
-#                                 MIA_TINY_MODEL), without its 17 MB of tensors: run.sh makes
-#                                 its models from it with bench/gpu/gen_model.py
+# The models are made on the device (bench/gpu/gen_model.py) from the tokenizer and chat
+# template in bench/gpu/tiny-llama-template.gguf, which travels with the working tree.
 # Then, on the device: run(command "bash bench/gpu/run.sh", carry [".device"]).
 # Needs Node 24 on PATH, the npm registry (once: the node-llama-cpp tarball, kept under
-# ~/.cache/llama), git, xz, strip, and python3 with numpy. Takes a few minutes (xz -9 on two cores).
+# ~/.cache/llama), git, xz and strip. Takes a few minutes (xz -9 on two cores).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -25,8 +23,6 @@ rm -rf "$out"
 mkdir -p "$out"
 
 [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 24 ] || { echo "pack.sh: Node 24 must be on PATH (see .ci/run)" >&2; exit 1; }
-tiny=${MIA_TINY_MODEL:-$root/../shared/fixtures/models/tiny-random-llama.gguf}
-[ -f "$tiny" ] || { echo "pack.sh: no tiny model at $tiny (set MIA_TINY_MODEL)" >&2; exit 1; }
 
 echo "== node $(node --version)"
 cp "$(command -v node)" "$work/node"
@@ -56,7 +52,6 @@ tarball=~/.cache/llama/node-llama-cpp-3.21.1.tgz
 [ -f "$tarball" ] || (cd ~/.cache/llama && npm pack node-llama-cpp@3.21.1 --silent >/dev/null)
 tar -xzf "$tarball" -C "$work" package/llama/gitRelease.bundle
 git -c advice.detachedHead=false clone -q "$work/package/llama/gitRelease.bundle" "$work/llama"
-PYTHONPATH="$work/llama/gguf-py" python3 bench/gpu/gen_model.py --metadata-only "$tiny" "$out/template.gguf"
 (
   cd "$work/llama"
   rm -rf .git docs models tests benches media examples tools/server/tests

@@ -59,7 +59,7 @@ fi
 build_pid=$!
 
 stamp "models (gen_model.py)"
-gen() { PYTHONPATH="$tmp/llama/gguf-py" python3 bench/gpu/gen_model.py "$pack/template.gguf" "$@"; }
+gen() { PYTHONPATH="$tmp/llama/gguf-py" python3 bench/gpu/gen_model.py bench/gpu/tiny-llama-template.gguf "$@"; }
 small=$tmp/random-small-q4k.gguf
 gen "$small" --embd 256 --layers 2 --heads 4 --ff 512 --ctx 512 --name random-llama-small-q4k
 if [ "$rehearsal" = 1 ]; then

@@ -48,6 +48,26 @@ export async function eventually<T>(
   }
 }
 
+/**
+ * `mia-miner run` with one slot against the double generating at `tokensPerSecond`: the
+ * rig of the end-to-end tests that need a real miner process but no particular settings.
+ */
+export function fakeMinerRun(options: {
+  backendUrl: string;
+  name: string;
+  stateDir: string;
+  tokensPerSecond: number;
+  ctxPerSlot?: number;
+  extraArgs?: string[];
+}): MinerProcess {
+  return new MinerProcess(
+    ['run', '--backend-url', options.backendUrl, '--name', options.name, '--llama-server', fakeLlamaServer, '--model', fakeModel,
+      '--state-dir', options.stateDir, '--slots', '1', '--ctx-per-slot', String(options.ctxPerSlot ?? 2048), '--gpu-layers', '0',
+      '--poll-wait', '5', '--stop-grace', '1', '--drain-timeout', '5', ...(options.extraArgs ?? [])],
+    { MIA_NVIDIA_SMI: '/nonexistent/nvidia-smi', FAKE_LLAMA_TOKENS_PER_SECOND: String(options.tokensPerSecond) },
+  );
+}
+
 export class MinerProcess {
   readonly child: ChildProcess;
   output = '';

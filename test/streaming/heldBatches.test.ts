@@ -10,7 +10,7 @@ import OpenAI from 'openai';
 import { startTestApi, type TestApi } from '../support/apiServer.ts';
 import { createTestDatabase, withClient, type TestDatabase } from '../support/database.ts';
 import { createBusiness, type TestBusiness } from '../support/factories.ts';
-import { fakeLlamaServer, MinerProcess, tempDir, fakeModel } from '../miner/helpers.ts';
+import { fakeMinerRun, type MinerProcess, tempDir } from '../miner/helpers.ts';
 import { sseEvents, type SseEvent } from '../support/sse.ts';
 import { jobDeltas } from '../../api/store/jobDeltas.ts';
 import { jobs } from '../../api/store/jobs.ts';
@@ -35,12 +35,7 @@ describe('stream readers on the miner\'s API process', function () {
     jobDeltas.read = (db, id, fromSeq) => (count(id), originals.read(db, id, fromSeq));
     jobs.watch = (db, id) => (count(id), originals.watch(db, id));
     jobIntegrity.guardrail = (db, id) => (count(id), originals.guardrail(db, id));
-    miner = new MinerProcess(
-      ['run', '--backend-url', api.url, '--name', 'held-batches', '--llama-server', fakeLlamaServer, '--model', fakeModel,
-        '--state-dir', state.path, '--slots', '1', '--ctx-per-slot', '2048', '--gpu-layers', '0', '--poll-wait', '5',
-        '--stop-grace', '1', '--drain-timeout', '5'],
-      { MIA_NVIDIA_SMI: '/nonexistent/nvidia-smi', FAKE_LLAMA_TOKENS_PER_SECOND: '40' },
-    );
+    miner = fakeMinerRun({ backendUrl: api.url, name: 'held-batches', stateDir: state.path, tokensPerSecond: 40 });
     await miner.waitFor(/status idle/);
   });
 

@@ -9,7 +9,7 @@ import OpenAI from 'openai';
 import { startTestApi, type TestApi } from '../support/apiServer.ts';
 import { createTestDatabase, withClient, type TestDatabase } from '../support/database.ts';
 import { createBusiness, type TestBusiness } from '../support/factories.ts';
-import { eventually, fakeLlamaServer, MinerProcess, tempDir, fakeModel } from '../miner/helpers.ts';
+import { eventually, fakeMinerRun, type MinerProcess, tempDir } from '../miner/helpers.ts';
 import { sseEvents, type SseEvent } from '../support/sse.ts';
 
 
@@ -25,12 +25,7 @@ describe('live answers (streaming)', function () {
   function startMiner(name: string, tokensPerSecond: number): MinerProcess {
     const state = tempDir();
     dirs.push(state);
-    const miner = new MinerProcess(
-      ['run', '--backend-url', api.url, '--name', name, '--llama-server', fakeLlamaServer, '--model', fakeModel,
-        '--state-dir', state.path, '--slots', '1', '--ctx-per-slot', '2048', '--gpu-layers', '0', '--poll-wait', '5',
-        '--stop-grace', '1', '--drain-timeout', '5', '--restart-backoff', '0.1'],
-      { MIA_NVIDIA_SMI: '/nonexistent/nvidia-smi', FAKE_LLAMA_TOKENS_PER_SECOND: String(tokensPerSecond) },
-    );
+    const miner = fakeMinerRun({ backendUrl: api.url, name, stateDir: state.path, tokensPerSecond, extraArgs: ['--restart-backoff', '0.1'] });
     miners.push(miner);
     return miner;
   }

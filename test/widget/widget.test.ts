@@ -14,7 +14,7 @@ import { startTestApi, type TestApi } from '../support/apiServer.ts';
 import { chromiumAvailable, launchChromium, requireChromium } from '../support/browser.ts';
 import { createTestDatabase, withClient, type TestDatabase } from '../support/database.ts';
 import { claimJob, createBusiness, postResult, registerMiner, type TestBusiness } from '../support/factories.ts';
-import { eventually, fakeLlamaServer, fakeModel, MinerProcess, repoRoot, tempDir } from '../miner/helpers.ts';
+import { eventually, fakeMinerRun, type MinerProcess, repoRoot, tempDir } from '../miner/helpers.ts';
 
 type ShopPage = { origin: string; close: () => Promise<void> };
 
@@ -153,12 +153,7 @@ describe('chat widget', function () {
 
   async function startMiner(): Promise<void> {
     if (miner) return;
-    miner = new MinerProcess(
-      ['run', '--backend-url', api.url, '--name', 'widget-rig', '--llama-server', fakeLlamaServer, '--model', fakeModel,
-        '--state-dir', state.path, '--slots', '1', '--ctx-per-slot', '4096', '--gpu-layers', '0', '--poll-wait', '5',
-        '--stop-grace', '1', '--drain-timeout', '5'],
-      { MIA_NVIDIA_SMI: '/nonexistent/nvidia-smi', FAKE_LLAMA_TOKENS_PER_SECOND: '20' },
-    );
+    miner = fakeMinerRun({ backendUrl: api.url, name: 'widget-rig', stateDir: state.path, tokensPerSecond: 20, ctxPerSlot: 4096 });
     await miner.waitFor(/status idle/);
   }
 
