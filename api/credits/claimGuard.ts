@@ -5,9 +5,7 @@
 // (MIA_SUSPENDED_ADDRESS_HOLD_HOURS, sql/miner_standing.sql), until the
 // operator reinstates it.
 import type { AppContext } from '../context.ts';
-import { claimSettings } from '../context.ts';
 import { credits, type Standing, type StandingSettings } from '../store/credits.ts';
-import { jobs } from '../store/jobs.ts';
 import type { ClaimedJobRow } from '../store/rows.ts';
 import { MinerHeldError, MinerSuspendedError } from '../errors.ts';
 
@@ -26,8 +24,8 @@ function throwIfRefused(ctx: AppContext, standing: Standing): void {
 }
 
 /**
- * A claim at once, for a miner in good standing: the claim first (one round trip; it gives
- * a suspended or held miner nothing, and at most its room: its slots, or probation's, minus
+ * A claim at once, for a miner in good standing: the claim first (one round trip, shared with
+ * overlapping claims; it gives a suspended or held miner nothing, and at most its room: its slots, or probation's, minus
  * what it runs), and only when it came back empty the standing, to refuse a suspended or
  * held miner (403) or to say how many jobs a claim that parks should ask for (`maxJobs`:
  * its room, at least 1, so a miner asking for 100 does not take 100 slots of a dispatch
@@ -38,7 +36,8 @@ export async function claimIfInGoodStanding(
   minerId: string,
   asked: number,
 ): Promise<{ claimed: readonly ClaimedJobRow[]; maxJobs: number }> {
-  const claimed = await jobs.claim(ctx.db, Array<string>(asked).fill(minerId), claimSettings(ctx.config));
+  // Shared with the claims that overlap it (api/queue/groupClaim.ts).
+  const claimed = await ctx.dispatcher.claimNow(minerId, asked);
   if (claimed.length > 0) return { claimed, maxJobs: asked };
   const standing = await credits.standing(ctx.db, minerId, standingSettings(ctx));
   // No such miner: nothing to claim (the claim statement found no miner row either).

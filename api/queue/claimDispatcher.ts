@@ -9,6 +9,7 @@ import { jobs } from '../store/jobs.ts';
 import type { ClaimedJobRow } from '../store/rows.ts';
 import type { ClaimSettings } from '../store/miners.ts';
 import { errorFields, log } from '../log.ts';
+import { GroupClaim } from './groupClaim.ts';
 
 type Waiter = {
   minerId: string;
@@ -29,10 +30,26 @@ export class ClaimDispatcher {
   /** Bumped on every wake-up; lets a request that was mid-claim notice one it missed. */
   private generation = 0;
 
+  /** Claims that do not park: overlapping ones share a statement (api/queue/groupClaim.ts). */
+  private readonly immediate: GroupClaim;
+
   constructor(
     private readonly db: DatabasePool,
     private readonly lease: () => ClaimSettings,
-  ) {}
+  ) {
+    this.immediate = new GroupClaim(
+      (minerIds) => jobs.claim(this.db, minerIds, this.lease()),
+      async (orphans) => {
+        await jobs.release(this.db, orphans.map((j) => j.lease_token));
+      },
+      maxSlotsPerRound,
+    );
+  }
+
+  /** Up to `slots` jobs for this miner now, without parking ([] when none). */
+  claimNow(minerId: string, slots: number): Promise<ClaimedJobRow[]> {
+    return this.immediate.claim(minerId, slots);
+  }
 
   get parked(): number {
     return this.waiters.length;

@@ -20,6 +20,12 @@ export type BenchPostgres = {
   postmasterPid: number | null;
   createDatabase: (name: string) => Promise<string>;
   dropDatabase: (name: string) => Promise<void>;
+  /**
+   * With BENCH_PG_STATEMENTS: print the statements that cost the most in `database` since
+   * the last report, headed by `phase`, and start counting again (a scenario that runs
+   * several phases on one database tells them apart); otherwise nothing.
+   */
+  reportStatements: (database: string, phase: string) => Promise<void>;
   stop: () => Promise<void>;
 };
 
@@ -95,7 +101,7 @@ async function stopLeftoverCluster(clusterParent: string): Promise<void> {
  */
 const statementStats = Number(process.env.BENCH_PG_STATEMENTS ?? 0);
 
-async function printStatementStats(c: pg.Client, database: string): Promise<void> {
+async function printStatementStats(c: pg.Client, database: string, phase = ''): Promise<void> {
   const r = await c.query<{ calls: string; total_ms: number; plan_ms: number; exec_ms: number; query: string }>(
     `SELECT calls, total_plan_time + total_exec_time AS total_ms,
             total_plan_time / calls AS plan_ms, total_exec_time / calls AS exec_ms, query
@@ -108,7 +114,7 @@ async function printStatementStats(c: pg.Client, database: string): Promise<void
     return null;
   });
   if (!r || r.rows.length === 0) return;
-  process.stdout.write(`  pg_stat_statements, ${database} (calls, total ms, plan / exec ms per call, statement):\n`);
+  process.stdout.write(`  pg_stat_statements, ${database}${phase ? `, ${phase}` : ''} (calls, total ms, plan / exec ms per call, statement):\n`);
   for (const row of r.rows) {
     const text = row.query.replace(/\s+/g, ' ').trim().slice(0, 110);
     process.stdout.write(`    ${row.calls.padStart(7)} ${row.total_ms.toFixed(0).padStart(7)} ${row.plan_ms.toFixed(3)} / ${row.exec_ms.toFixed(3)}  ${text}\n`);
@@ -175,6 +181,9 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
       return url;
     },
     dropDatabase,
+    reportStatements: async (database: string, phase: string) => {
+      if (statementStats > 0) await withClient(admin, (c) => printStatementStats(c, database, phase));
+    },
     stop: stopServer,
   };
 }

@@ -75,6 +75,7 @@ export function runThroughput(ctx: ScenarioContext, report: ScenarioReport, plan
     const http: ThroughputResult = { jobs: done, seconds, jobsPerSecond: done / seconds, complete: done >= plan.jobs };
     const txPerJob = ((await transactions(db)) - txBefore - 1) / Math.max(1, done);
     await api.stop();
+    await ctx.pg.reportStatements(plan.database, 'HTTP phase');
 
     ctx.progress(`baseline: our claim/complete SQL through pg, ${plan.miners} connections, batch ${plan.batch}`);
     await refill();
