@@ -4,7 +4,8 @@
 -- {job_id, lease_token}.
 -- Locks: the jobs FOR UPDATE, by id (sql/LOCK_ORDER.md). A delta append takes
 -- KEY SHARE on its job first (sql/job_delta_append.sql), so none can slip in
--- between this read and the completion in the same transaction.
+-- between this read and the completion in the same transaction; one in flight when the
+-- lock is asked for is waited for, and its batch read (mia.attempt_streamed).
 -- Plans: the statements that follow in the transaction (completion, canaries, credit
 -- facts, the ledger) look rows up by id, where a generic plan is the custom one; without
 -- this Postgres re-plans the id-list lookups on every result, since a generic plan costs
@@ -30,12 +31,9 @@ SELECT l.id AS job_id, l.attempts AS attempt, l.business_id,
        -- A canary (migration 0170): only then is there anything to judge against a known answer.
        l.canary_prompt IS NOT NULL AS canary,
        set_config('plan_cache_mode', 'force_generic_plan', true) IS NOT NULL AS generic_plans,
-       coalesce((SELECT string_agg(d.content, '' ORDER BY d.seq)
-                 FROM mia.job_deltas AS d
-                 WHERE d.job_id = l.id AND d.attempt = l.attempts), '') AS streamed,
-       coalesce((SELECT jsonb_agg(t.call ORDER BY d.seq, t.n)
-                 FROM mia.job_deltas AS d
-                 CROSS JOIN LATERAL jsonb_array_elements(d.tool_calls) WITH ORDINALITY AS t(call, n)
-                 WHERE d.job_id = l.id AND d.attempt = l.attempts AND d.tool_calls IS NOT NULL), '[]'::jsonb) AS streamed_tools
+       -- Read after the lock, in a snapshot of its own (migration 0190): this statement's
+       -- snapshot predates the wait for a delta append in flight, whose batch it would miss.
+       s.streamed, s.streamed_tools
 FROM locked AS l
 JOIN mia.businesses AS b ON b.id = l.business_id
+CROSS JOIN LATERAL mia.attempt_streamed(l.id, l.attempts) AS s

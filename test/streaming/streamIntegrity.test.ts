@@ -274,4 +274,42 @@ describe('stream integrity against hostile miners', function () {
     assert.deepEqual(stored, { chars: big.length, rows: 1 });
     assert.ok(stored!.chars <= 262_144);
   });
+  it('a batch that commits while the result waits for the job is screened with the rest: a racing phishing batch is not missed', async () => {
+    const business = await createBusiness(api());
+    const hostile = await registerMiner(api());
+    assert.equal((await submitChat(api(), business, { message: 'Is my card fine?' })).status, 202);
+    const job = await claim(api(), hostile);
+    const first = 'Your ';
+    assert.equal((await postDeltas(api(), hostile, job, { seq: 0, text_start: 0, content: first })).status, 200);
+
+    // Batch 1 as sql/job_delta_append.sql stores it (the job KEY SHARE, then the row), in a
+    // transaction this test holds open: the hostile miner's delta post racing its result.
+    await withClient(api().databaseUrl, async (append) => {
+      await append.query('BEGIN');
+      const locked = await append.query<{ attempts: number }>('SELECT attempts FROM mia.jobs WHERE id = $1 FOR KEY SHARE', [job.job_id]);
+      const content = phishing.slice(first.length);
+      await append.query(
+        `INSERT INTO mia.job_deltas (job_id, attempt, seq, text_start, content, tool_start, tool_calls, size_end)
+         VALUES ($1, $2, 1, $3, $4, 0, NULL, $5)`,
+        [job.job_id, locked.rows[0]!.attempts, first.length, content, first.length + content.length],
+      );
+      // The result agrees with batch 0 only. It must wait for the job's lock...
+      const result = postResult(api(), hostile, job, { output: honest });
+      await eventually(async () => {
+        const waiting = await sql<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
+        );
+        return waiting[0]!.n === 1;
+      }, 10_000, 'the result to wait for the job lock the batch holds');
+      // ...and, once the batch is in, screen it too.
+      await append.query('COMMIT');
+      const res = await result;
+      assert.equal(res.status, 422, res.text);
+      assert.equal(res.body.error.code, 'result_contradicts_stream');
+    });
+    const [row] = await sql<{ status: string; output: string | null }>('SELECT status, output FROM mia.jobs WHERE id = $1', [job.job_id]);
+    assert.notEqual(row!.status, 'completed');
+    assert.equal(row!.output, null);
+  });
 });
