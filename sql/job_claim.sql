@@ -42,7 +42,7 @@
 -- verified for the model they serve hold 'verified'). A business's own miners hold
 -- 'own:<business>' and nothing else: they work for that business only (no open jobs, no
 -- other pool), since its enrolment token admitted them without the operator. Two picks, each an index scan with LIMIT of the slots asked for: open jobs from
--- jobs_claim_idx (pool IS NULL, a filter on the row read), restricted jobs per key from
+-- jobs_claim_idx (which holds open jobs only: migration 0191), restricted jobs per key from
 -- jobs_pool_claim_idx. Placing is a small matching: restricted jobs first, each to the
 -- earliest free slot of a qualifying miner (pool_match, at most one step per slot asked for: a miner
 -- serves its pool before the open queue); open jobs then take the slots left exactly as

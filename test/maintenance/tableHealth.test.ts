@@ -123,4 +123,46 @@ describe('mia.jobs table health', () => {
       await stale.drop();
     }
   });
+  it("an outsider's claim reads past none of the restricted jobs at the head of the queue", async () => {
+    // Own miners slower than their business submits: 2,000 own-pool jobs wait at the head,
+    // and an outsider's claim must reach the open job behind them without reading them
+    // (migration 0191: jobs_claim_idx holds open jobs only). Checked by the rows the plan
+    // read, not by time.
+    const backlog = await createTestDatabase();
+    try {
+      await withClient(backlog.url, async (client) => {
+        const business = (await client.query<{ id: string }>(
+          `INSERT INTO mia.businesses (name, api_key_hash, webhook_secret, miner_pool) VALUES ('own', 'own-hash', 'own-secret', 'own') RETURNING id`,
+        )).rows[0]!.id;
+        await client.query(
+          `INSERT INTO mia.jobs (business_id, session_id, messages, prompt, max_tokens, pool, fair_at)
+           SELECT $1::uuid, 'q', '[]', 'hi', 16, 'own:' || $1::text, now() - interval '1 hour' + make_interval(secs => i)
+           FROM generate_series(1, 2000) AS i`,
+          [business],
+        );
+        await client.query(
+          `INSERT INTO mia.jobs (business_id, session_id, messages, prompt, max_tokens) VALUES ($1, 'open', '[]', 'hi', 16)`,
+          [business],
+        );
+        await client.query('ANALYZE mia.jobs');
+        const outsider = (await client.query<{ id: string }>(
+          `INSERT INTO mia.miners (name, auth_key_hash) VALUES ('outsider', 'outsider-hash') RETURNING id`,
+        )).rows[0]!.id;
+        const { sql, names } = compileNamedParameters(readFileSync(new URL('job_claim.sql', sqlDirectory), 'utf8'));
+        const params: Record<string, unknown> = {
+          miner_ids: [outsider], lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60,
+          probation_jobs: 5, probation_slots: 1, probation_free_drops: 10, hold_hours: 24,
+        };
+        await client.query('BEGIN');
+        const plan = claimPlan(await nestedPlans(client, sql, names.map((n) => params[n]), { analyze: true }));
+        await client.query('ROLLBACK');
+        const text = plan.lines.join('\n');
+        assert.match(text, /Index Scan using jobs_claim_idx on jobs .*rows=1\b/, text);
+        const removed = [...text.matchAll(/Rows Removed by Filter: (\d+)/g)].map((m) => Number(m[1]));
+        assert.ok(removed.every((n) => n < 10), `rows read and skipped: ${JSON.stringify(removed)}\n${text}`);
+      });
+    } finally {
+      await backlog.drop();
+    }
+  });
 });
