@@ -9,7 +9,7 @@ import { jobs } from '../store/jobs.ts';
 import type { ClaimedJobRow } from '../store/rows.ts';
 import type { ClaimSettings } from '../store/miners.ts';
 import { errorFields, log } from '../log.ts';
-import { GroupClaim } from './groupClaim.ts';
+import { GroupClaim, jobsByMiner } from './groupClaim.ts';
 
 type Waiter = {
   minerId: string;
@@ -141,12 +141,7 @@ export class ClaimDispatcher {
     const minerIds = batch.flatMap((w) => Array<string>(w.maxJobs).fill(w.minerId));
     const claimed = await jobs.claim(this.db, minerIds, this.lease());
 
-    const byMiner = new Map<string, ClaimedJobRow[]>();
-    for (const job of claimed) {
-      const list = byMiner.get(job.miner_id) ?? [];
-      list.push(job);
-      byMiner.set(job.miner_id, list);
-    }
+    const byMiner = jobsByMiner(claimed);
     const orphans: ClaimedJobRow[] = [];
     for (const waiter of batch) {
       const mine = byMiner.get(waiter.minerId) ?? [];

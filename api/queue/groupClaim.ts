@@ -26,6 +26,17 @@ export type ClaimStatement = (minerIds: readonly string[]) => Promise<readonly C
 /** Jobs a statement claimed for a request that was no longer there to take them (none in practice). */
 export type GiveBack = (jobs: readonly ClaimedJobRow[]) => Promise<void>;
 
+/** A claim statement's jobs per miner, in the statement's (queue) order; taken from with splice. */
+export function jobsByMiner(claimed: readonly ClaimedJobRow[]): Map<string, ClaimedJobRow[]> {
+  const byMiner = new Map<string, ClaimedJobRow[]>();
+  for (const job of claimed) {
+    const list = byMiner.get(job.miner_id);
+    if (list) list.push(job);
+    else byMiner.set(job.miner_id, [job]);
+  }
+  return byMiner;
+}
+
 export class GroupClaim {
   private pending: Pending[] = [];
   private running = false;
@@ -73,12 +84,7 @@ export class GroupClaim {
       return;
     }
     // Each miner's jobs, in the statement's (queue) order, to its requests in arrival order.
-    const byMiner = new Map<string, ClaimedJobRow[]>();
-    for (const job of claimed) {
-      const list = byMiner.get(job.miner_id);
-      if (list) list.push(job);
-      else byMiner.set(job.miner_id, [job]);
-    }
+    const byMiner = jobsByMiner(claimed);
     for (const p of batch) p.resolve(byMiner.get(p.minerId)?.splice(0, p.slots) ?? []);
     const unplaced = [...byMiner.values()].flat();
     // The reaper gives them back at lease expiry if this fails.
