@@ -1,6 +1,6 @@
 -- What the plausibility checks (api/credits/plausibility.ts) need about jobs this miner
--- held when they were cancelled (mia.credit_facts, migration 0181). Jobs it completed get
--- the same from their completion (sql/job_complete.sql), with no read of their own. Read in
+-- held when they were cancelled (mia.credit_facts, migration 0181). Jobs it completes get
+-- the same from the stream lock (sql/job_stream_lock.sql), with no read of their own. Read in
 -- the result's transaction, before sql/miner_credit_job.sql.
 SELECT f.*
 FROM mia.jobs AS j

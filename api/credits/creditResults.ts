@@ -1,11 +1,14 @@
-// Crediting accepted results. The completion (sql/job_complete.sql), the
-// plausibility checks and the ledger row (sql/miner_credit_job.sql) share one
-// transaction: a job is never completed without its credit or suspicion, and
-// never credited without being completed. Work on a job the business
-// cancelled while this miner held it is credited the same way.
+// Crediting accepted results. The stream lock (sql/job_stream_lock.sql), the
+// plausibility checks, and the completion with its ledger rows (sql/job_complete.sql)
+// share one transaction: a job is never completed without its credit or suspicion, and
+// never credited without being completed. The checks judge before the completion, on
+// the facts the stream lock read under the same locks, so the completion stores the
+// accepted figures and credits them in one statement. Work on a job the business
+// cancelled while this miner held it is credited the same way, by sql/miner_credit_job.sql.
 import type { AppContext } from '../context.ts';
-import { jobs, type SuccessResult } from '../store/jobs.ts';
+import { jobs, type JudgedResult, type SuccessResult } from '../store/jobs.ts';
 import { credits, type FactsRow, type MinerJobEvent, type Verdict } from '../store/credits.ts';
+import type { StreamLockRow } from '../store/jobIntegrity.ts';
 import { judgeResult } from './plausibility.ts';
 import { suspendIfDue } from './suspension.ts';
 import { errorFields, log } from '../log.ts';
@@ -44,24 +47,54 @@ function verdictOf(row: FactsRow, sent: SuccessResult | undefined): Verdict {
   return { job_id: row.job_id, tokens, prompt_tokens: promptTokens ?? 0, reason: null, figures: null };
 }
 
+/**
+ * The facts of a job about to be completed: the job's from the stream lock, the miner's
+ * figures and the size of its own text (placeholders, not the restored answer) from the result.
+ */
+function factsOf(lock: StreamLockRow, sent: SuccessResult): FactsRow {
+  return {
+    job_id: lock.job_id,
+    status: 'completed',
+    model: lock.model,
+    max_tokens: lock.max_tokens,
+    tokens_generated: sent.tokens_generated,
+    prompt_tokens: sent.prompt_tokens,
+    hidden_reasoning: lock.hidden_reasoning,
+    parameters_billions: lock.parameters_billions,
+    output_bytes: Buffer.byteLength(sent.output),
+    tool_calls_bytes: lock.tool_calls_bytes,
+    prompt_bytes: lock.prompt_bytes,
+    message_count: lock.message_count,
+    seconds: lock.seconds,
+  };
+}
+
 export async function completeAndCredit(
   ctx: AppContext,
   minerId: string,
   results: readonly SuccessResult[],
 ): Promise<CreditedCompletion & Pick<Screened, 'refused'>> {
-  let screened: Screened = { passed: [], refused: [], suspicions: 0, placeholders: new Map(), canaries: new Set() };
+  let screened: Screened = { passed: [], refused: [], suspicions: 0, placeholders: new Map(), canaries: new Set(), locked: new Map() };
   let canarySuspects = new Set<string>();
   const outcome = await ctx.db.transaction(async (tx) => {
     screened = await screenResults(ctx, tx, minerId, results); // stream integrity, contact guardrail
-    // Stored with the customer's data back in place of the placeholders (api/privacy/).
-    // The placeholders screenResults read for these jobs are the ones restored (no second read).
-    const completedRows = await jobs.complete(tx, minerId, restoreResults(screened.passed, screened.placeholders));
+    // Judged as sent; stored with the customer's data back in place of the placeholders
+    // (api/privacy/). The placeholders screenResults read for these jobs are the ones restored.
+    // Canaries (README "Proof of work: canaries") are judged against their known answer
+    // and earn nothing, bill no one and count nothing: no verdict, so no ledger row, usage
+    // row or counter.
+    const restored = restoreResults(screened.passed, screened.placeholders);
+    const judged = screened.passed.map((sent, i): JudgedResult => {
+      const lock = screened.locked.get(sent.job_id);
+      const verdict = lock && !lock.canary ? verdictOf(factsOf(lock, sent), sent) : null;
+      return { ...restored[i]!, verdict: verdict && { tokens: verdict.tokens, prompt_tokens: verdict.prompt_tokens, reason: verdict.reason, figures: verdict.figures } };
+    });
+    const completedRows = await jobs.complete(tx, minerId, judged);
     const completed = completedRows.map((r) => r.job_id);
     const ranSeconds = completedRows.map((r) => r.ran_s);
-    // Canaries (README "Proof of work: canaries") are judged against their known answer
-    // and earn nothing, bill no one and count nothing: no ledger row, usage row or counter.
-    // Read only when a result may be one: a completed job the stream lock saw is a canary,
-    // or a result not completed here (the cancelled-work path below must skip canaries).
+    let suspicions = completedRows[0]?.suspicions ?? 0;
+    // Read only when a result may be a canary: a completed job the stream lock saw is a
+    // canary, or a result not completed here (the cancelled-work path below must skip canaries).
     const done = new Set(completed);
     const mayHoldCanaries = completed.some((id) => screened.canaries.has(id)) || results.some((r) => !done.has(r.job_id));
     const canaries = mayHoldCanaries ? await trust.canaryJobs(tx, minerId, results.map((r) => r.job_id)) : [];
@@ -69,17 +102,11 @@ export async function completeAndCredit(
     const canaryIds = new Set(canaries.map((c) => c.job_id));
     const rest = results.filter((r) => !done.has(r.job_id) && !canaryIds.has(r.job_id));
     const cancelledCredited = rest.length === 0 ? [] : await credits.recordCancelledWork(tx, minerId, rest);
-    const ids = [...completed.filter((id) => !canaryIds.has(id)), ...cancelledCredited];
-    if (ids.length === 0) return { completed, ranSeconds, cancelledCredited, suspicions: 0 };
-    const sent = new Map(results.map((r) => [r.job_id, r] as const));
-    // The completion returned what the checks need about the jobs it completed; only work
-    // on cancelled jobs is read here.
-    const facts = [
-      ...completedRows.filter((r) => !canaryIds.has(r.job_id)),
-      ...(cancelledCredited.length === 0 ? [] : await credits.facts(tx, minerId, cancelledCredited)),
-    ];
-    const verdicts = facts.map((row) => verdictOf(row, sent.get(row.job_id)));
-    const { suspicions } = await credits.creditJobs(tx, minerId, verdicts);
+    if (cancelledCredited.length > 0) {
+      const sent = new Map(results.map((r) => [r.job_id, r] as const));
+      const facts = await credits.facts(tx, minerId, cancelledCredited);
+      suspicions += (await credits.creditJobs(tx, minerId, facts.map((row) => verdictOf(row, sent.get(row.job_id))))).suspicions;
+    }
     return { completed, ranSeconds, cancelledCredited, suspicions };
   });
   if (outcome.suspicions + screened.suspicions > 0) canarySuspects.add(minerId);

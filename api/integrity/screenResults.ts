@@ -36,6 +36,8 @@ export type Screened = {
   placeholders: Map<string, Map<string, string>>;
   /** The locked jobs that are canaries (api/trust/canaries.ts). */
   canaries: Set<string>;
+  /** The locked jobs whose results passed, with what the plausibility checks need about them. */
+  locked: Map<string, StreamLockRow>;
 };
 
 type Verdict = { code: RefusalCode; reason: 'stream_contradicted' | 'contact_guardrail'; message: string; figures: Record<string, unknown> };
@@ -149,5 +151,5 @@ export async function screenResults(
     });
   }
   const canaries = new Set([...rows.values()].filter((r) => r.canary).map((r) => r.job_id));
-  return { passed, refused, suspicions, placeholders: redacted, canaries };
+  return { passed, refused, suspicions, placeholders: redacted, canaries, locked: rows };
 }

@@ -3,25 +3,16 @@ import { z } from 'zod';
 import type { CommonQueryMethods } from 'slonik';
 import { defineQuery } from '../db/defineQuery.ts';
 import { FactsRow, IdRow, JobIdRow } from './rows.ts';
+import type { AcceptedFigures } from './jobs.ts';
 
 /** Accepted figures of one result: `tokens`/`prompt_tokens` are what is billed, credited and counted. */
-export type Verdict = {
-  job_id: string;
-  tokens: number;
-  prompt_tokens: number;
-  reason: string | null;
-  figures: Record<string, unknown> | null;
-};
+export type Verdict = { job_id: string } & AcceptedFigures;
 export type MinerJobEvent = { job_id: string; kind: 'aborted' | 'refused' };
 
 export type { FactsRow };
 const facts = defineQuery<{ miner_id: string; job_ids: readonly string[] }, typeof FactsRow>('job_credit_facts', FactsRow);
-const CreditedRow = z.object({
-  jobs_credited: z.number().int(),
-  credits: z.number(),
-  suspicions: z.number().int(),
-  miners_counted: z.number().int(),
-});
+/** How many suspicions the credit recorded (mia.credit_work). */
+const CreditedRow = z.object({ suspicions: z.number().int() });
 const creditJobs = defineQuery<{ miner_id: string; verdicts: string }, typeof CreditedRow>('miner_credit_job', CreditedRow);
 const recordCancelledWork = defineQuery<{ miner_id: string; results: string }, typeof JobIdRow>(
   'job_record_cancelled_work',

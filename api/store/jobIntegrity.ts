@@ -18,6 +18,16 @@ const StreamLockRow = z.object({
   has_placeholders: z.boolean(),
   /** A canary job (api/trust/canaries.ts): its answer is judged against a known one. */
   canary: z.boolean(),
+  // What the plausibility checks need (mia.credit_facts), as the completion will leave the job.
+  model: z.string(),
+  max_tokens: z.number().int(),
+  hidden_reasoning: z.boolean(),
+  parameters_billions: z.number().nullable(),
+  /** The size of the tool calls the miner sent. */
+  tool_calls_bytes: z.number().int(),
+  prompt_bytes: z.number().int(),
+  message_count: z.number().int(),
+  seconds: z.number(),
 });
 export type StreamLockRow = z.infer<typeof StreamLockRow>;
 const streamLock = defineQuery<{ miner_id: string; results: string }, typeof StreamLockRow>('job_stream_lock', StreamLockRow);
@@ -45,8 +55,11 @@ const guardrailGet = defineQuery<{ id: string }, typeof GuardrailRow>('job_guard
 
 export const jobIntegrity = {
   /** Locks the jobs (FOR UPDATE): call inside the transaction that completes them. */
-  streamLock: (tx: CommonQueryMethods, minerId: string, results: readonly { job_id: string; lease_token: string | null }[]) =>
-    tx.any(streamLock({ miner_id: minerId, results: JSON.stringify(results.map((r) => ({ job_id: r.job_id, lease_token: r.lease_token }))) })),
+  streamLock: (tx: CommonQueryMethods, minerId: string, results: readonly { job_id: string; lease_token: string | null; tool_calls: unknown }[]) =>
+    tx.any(streamLock({
+      miner_id: minerId,
+      results: JSON.stringify(results.map((r) => ({ job_id: r.job_id, lease_token: r.lease_token, tool_calls: r.tool_calls ?? null }))),
+    })),
   recordRefusal: (tx: CommonQueryMethods, refusal: Refusal) => tx.one(refusalRecord(refusal)),
   guardrail: (db: DatabasePool, jobId: string) => db.maybeOne(guardrailGet({ id: jobId })),
 };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CommonQueryMethods, DatabasePool } from 'slonik';
 import { defineQuery } from '../db/defineQuery.ts';
-import { ClaimedJobRow, FactsRow, IdRow, JobRow, JobStatus } from './rows.ts';
+import { ClaimedJobRow, IdRow, JobRow, JobStatus } from './rows.ts';
 import type { ClaimSettings } from './miners.ts';
 
 export type NewJob = {
@@ -85,8 +85,15 @@ const claim = defineQuery<{ miner_ids: readonly string[] } & ClaimSettings, type
   ClaimedJobRow,
 );
 const release = defineQuery<{ lease_tokens: readonly string[] }, typeof IdRow>('job_release', IdRow);
-/** A completed job, how long it ran, and what the plausibility checks need about it. */
-const CompletedRow = FactsRow.extend({ ran_s: z.number() });
+/**
+ * What the plausibility checks accepted of a result (api/credits/creditResults.ts): the
+ * figures billed, credited and counted; `reason` names a suspicion (then tokens are 0).
+ */
+export type AcceptedFigures = { tokens: number; prompt_tokens: number; reason: string | null; figures: Record<string, unknown> | null };
+/** A result to store, with its verdict; null: stored and not credited (a canary). */
+export type JudgedResult = SuccessResult & { verdict: AcceptedFigures | null };
+/** A completed job and how long it ran; `suspicions`: how many the statement recorded, on every row. */
+const CompletedRow = z.object({ job_id: z.uuid(), ran_s: z.number(), suspicions: z.number().int() });
 export type CompletedRow = z.infer<typeof CompletedRow>;
 const complete = defineQuery<{ miner_id: string; results: string }, typeof CompletedRow>('job_complete', CompletedRow);
 const FailRow = z.object({ job_id: z.uuid(), status: JobStatus });
@@ -136,8 +143,8 @@ export const jobs = {
     db.any(claim({ miner_ids: minerIds, ...settings })),
   release: (db: DatabasePool, leaseTokens: readonly string[]) =>
     db.any(release({ lease_tokens: leaseTokens })),
-  /** The jobs completed, each with how long it ran. */
-  complete: (db: CommonQueryMethods, minerId: string, results: readonly SuccessResult[]) =>
+  /** Stores and credits the results (one statement): the jobs completed, each with how long it ran. */
+  complete: (db: CommonQueryMethods, minerId: string, results: readonly JudgedResult[]) =>
     db.any(complete({ miner_id: minerId, results: JSON.stringify(results) })),
   /** `retryBaseSeconds`: the requeued job's wait before its next claim, doubled per attempt. */
   failAttempt: (db: CommonQueryMethods, minerId: string, results: readonly FailureResult[], retryBaseSeconds: number) =>

@@ -3,8 +3,9 @@
 //  - rawSqlLoop: the textbook SKIP LOCKED claim/complete loop in node `pg`, on
 //    a minimal table of its own (what SPEC §6 calls "a raw SKIP LOCKED loop");
 //  - miaSqlLoop: OUR claim and complete statements (sql/job_claim.sql,
-//    sql/job_complete.sql) on mia.jobs, driven directly by `pg`: the cost of
-//    our SQL without HTTP, auth, validation and JSON, so HTTP overhead = the gap;
+//    sql/job_complete.sql, which credits what it completes) on mia.jobs, driven
+//    directly by `pg`: the cost of our SQL without HTTP, auth, validation and JSON,
+//    so HTTP overhead = the gap;
 //  - graphile-worker 0.18 in-process, trivial task, default settings unless stated.
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
@@ -116,6 +117,8 @@ export async function miaSqlLoop(
           tool_calls: null,
           tokens_generated: 5,
           prompt_tokens: null,
+          // As the API sends it once the plausibility checks accepted the figures: stored and credited.
+          verdict: { tokens: 5, prompt_tokens: 0, reason: null, figures: null },
         }));
         const completed = await c.query(complete.text, complete.bind({ miner_id: miner.id, results: JSON.stringify(results) }));
         done += completed.rowCount ?? 0;
