@@ -74,7 +74,7 @@ export async function completeAndCredit(
   minerId: string,
   results: readonly SuccessResult[],
 ): Promise<CreditedCompletion & Pick<Screened, 'refused'>> {
-  let screened: Screened = { passed: [], refused: [], suspicions: 0, placeholders: new Map(), canaries: new Set(), locked: new Map() };
+  let screened: Screened = { passed: [], refused: [], suspicions: 0, placeholders: new Map(), locked: new Map() };
   let canarySuspects = new Set<string>();
   const outcome = await ctx.db.transaction(async (tx) => {
     screened = await screenResults(ctx, tx, minerId, results); // stream integrity, contact guardrail
@@ -87,7 +87,7 @@ export async function completeAndCredit(
     const judged = screened.passed.map((sent, i): JudgedResult => {
       const lock = screened.locked.get(sent.job_id);
       const verdict = lock && !lock.canary ? verdictOf(factsOf(lock, sent), sent) : null;
-      return { ...restored[i]!, verdict: verdict && { tokens: verdict.tokens, prompt_tokens: verdict.prompt_tokens, reason: verdict.reason, figures: verdict.figures } };
+      return { ...restored[i]!, verdict };
     });
     const completedRows = await jobs.complete(tx, minerId, judged);
     const completed = completedRows.map((r) => r.job_id);
@@ -96,7 +96,7 @@ export async function completeAndCredit(
     // Read only when a result may be a canary: a completed job the stream lock saw is a
     // canary, or a result not completed here (the cancelled-work path below must skip canaries).
     const done = new Set(completed);
-    const mayHoldCanaries = completed.some((id) => screened.canaries.has(id)) || results.some((r) => !done.has(r.job_id));
+    const mayHoldCanaries = completed.some((id) => screened.locked.get(id)?.canary) || results.some((r) => !done.has(r.job_id));
     const canaries = mayHoldCanaries ? await trust.canaryJobs(tx, minerId, results.map((r) => r.job_id)) : [];
     canarySuspects = await judgeCanaries(ctx, tx, minerId, canaries);
     const canaryIds = new Set(canaries.map((c) => c.job_id));

@@ -34,9 +34,10 @@ export type Screened = {
   refused: RefusedResult[];
   suspicions: number;
   placeholders: Map<string, Map<string, string>>;
-  /** The locked jobs that are canaries (api/trust/canaries.ts). */
-  canaries: Set<string>;
-  /** The locked jobs whose results passed, with what the plausibility checks need about them. */
+  /**
+   * The locked jobs whose results passed, with what the plausibility checks need about them
+   * and whether each is a canary (api/trust/canaries.ts).
+   */
   locked: Map<string, StreamLockRow>;
 };
 
@@ -150,6 +151,5 @@ export async function screenResults(
       message: `${verdict.message}; the attempt failed and the job ${status === 'failed' ? 'has no attempts left' : 'went back to the queue'}`,
     });
   }
-  const canaries = new Set([...rows.values()].filter((r) => r.canary).map((r) => r.job_id));
-  return { passed, refused, suspicions, placeholders: redacted, canaries, locked: rows };
+  return { passed, refused, suspicions, placeholders: redacted, locked: rows };
 }

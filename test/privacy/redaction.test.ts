@@ -167,6 +167,27 @@ describe('personal data is redacted before dispatch and restored for the custome
     assert.deepEqual(await sql(`SELECT reason FROM mia.miner_suspicions WHERE miner_id = $1`, [miner.miner.miner_id]), []);
   });
 
+  it('a miner is judged by the tool calls it sent: its tokens against their placeholders, and not one token more', async () => {
+    const b = await business();
+    const miner = await recordingMiner();
+    const tools = [{ type: 'function', function: { name: 'send_mail', parameters: { type: 'object' } } }];
+    // Restored, each "[EMAIL_1]" (9 bytes) becomes "a@b.co" (6): the stored tool calls are 60 bytes
+    // shorter than the ones the miner sent, and the token bound (their bytes + 16) is counted on the latter.
+    const toolCalls = [{ id: 'call_1', type: 'function', function: { name: 'send_mail', arguments: JSON.stringify({ to: Array(20).fill('[EMAIL_1]') }) } }];
+    const [row] = await sql<{ bytes: number }>(`SELECT octet_length($1::jsonb::text) AS bytes`, [JSON.stringify(toolCalls)]);
+    const bound = row!.bytes + 16;
+    for (const [tokens, believed] of [[bound, true], [bound + 1, false]] as const) {
+      await submitChat(api(), b, { message: 'Mail a@b.co please', tools, max_tokens: 2000 });
+      const job = await miner.claim();
+      const res = await postResult(api(), miner.miner, job, { output: '', tool_calls: toolCalls, tokens_generated: tokens });
+      assert.equal(res.status, 200, res.text);
+      const result = await api().request('GET', `/job/${job.job_id}/result`, { token: b.api_key });
+      assert.equal(result.body.tokens_generated, believed ? tokens : 0, `${tokens} tokens against a bound of ${bound}`);
+      const suspicions = await sql(`SELECT reason FROM mia.miner_suspicions WHERE job_id = $1`, [job.job_id]);
+      assert.deepEqual(suspicions, believed ? [] : [{ reason: 'tokens_implausible' }]);
+    }
+  });
+
   it('a placeholder split across two delta batches is never shown half on the SSE stream', async () => {
     // The contact guardrail off, so nothing but the placeholder hold-back delays text.
     const b = await business();
