@@ -179,6 +179,8 @@ describe('personal data is redacted before dispatch and restored for the custome
     for (const [tokens, believed] of [[bound, true], [bound + 1, false]] as const) {
       await submitChat(api(), b, { message: 'Mail a@b.co please', tools, max_tokens: 2000 });
       const job = await miner.claim();
+      // Ten seconds of work, so only the size bound judges these tokens (not their rate).
+      await sql(`UPDATE mia.jobs SET claimed_at = now() - interval '10 seconds' WHERE id = $1`, [job.job_id]);
       const res = await postResult(api(), miner.miner, job, { output: '', tool_calls: toolCalls, tokens_generated: tokens });
       assert.equal(res.status, 200, res.text);
       const result = await api().request('GET', `/job/${job.job_id}/result`, { token: b.api_key });
