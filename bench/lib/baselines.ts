@@ -2,17 +2,24 @@
 // concurrency as the HTTP scenarios they sit next to:
 //  - rawSqlLoop: the textbook SKIP LOCKED claim/complete loop in node `pg`, on
 //    a minimal table of its own (what SPEC §6 calls "a raw SKIP LOCKED loop");
+//  - stackFloorLoop: the same loop through Express 5 + pg in its own process, with
+//    none of our logic: the floor our HTTP path stands on;
 //  - miaSqlLoop: OUR claim and complete statements (sql/job_claim.sql,
 //    sql/job_complete.sql, which credits what it completes) on mia.jobs, driven
 //    directly by `pg`: the cost of our SQL without HTTP, auth, validation and JSON,
 //    so HTTP overhead = the gap;
 //  - graphile-worker 0.18 in-process, trivial task, default settings unless stated.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { Logger, makeWorkerUtils, run, runMigrations } from 'graphile-worker';
 import { compileNamedParameters, sqlDirectory } from '../../api/db/defineQuery.ts';
 import { connect } from './benchPostgres.ts';
 import type { BenchMiner } from './fixtures.ts';
+import { HttpClient } from './httpClient.ts';
+import { stopChild } from './processes.ts';
+import { prepareRawQueue, rawClaimSql, rawCompleteSql } from './rawQueue.ts';
 import { nowMs, sleep } from './stats.ts';
 
 export type ThroughputResult = { jobs: number; seconds: number; jobsPerSecond: number; complete: boolean };
@@ -31,22 +38,7 @@ export async function rawSqlLoop(
   o: { concurrency: number; jobs: number; batch: number; maxSeconds: number },
 ): Promise<ThroughputResult> {
   const [setup] = await clients(url, 1, 'bench-raw-setup');
-  await setup!.query(`
-    DROP TABLE IF EXISTS public.bench_raw_jobs;
-    CREATE TABLE public.bench_raw_jobs (
-      id bigserial PRIMARY KEY,
-      status text NOT NULL DEFAULT 'queued',
-      payload jsonb NOT NULL,
-      attempts int NOT NULL DEFAULT 0,
-      locked_at timestamptz,
-      completed_at timestamptz
-    );
-    CREATE INDEX bench_raw_jobs_queued ON public.bench_raw_jobs (id) WHERE status = 'queued';`);
-  await setup!.query(
-    `INSERT INTO public.bench_raw_jobs (payload) SELECT jsonb_build_object('n', g) FROM generate_series(1, $1::int) AS g`,
-    [o.jobs],
-  );
-  await setup!.query('VACUUM ANALYZE public.bench_raw_jobs');
+  await prepareRawQueue(setup!, o.jobs);
   await setup!.end();
 
   const workers = await clients(url, o.concurrency, 'bench-raw');
@@ -57,16 +49,9 @@ export async function rawSqlLoop(
   await Promise.all(
     workers.map(async (c) => {
       while (done < o.jobs && nowMs() < deadline) {
-        const claimed = await c.query<{ id: string }>(
-          `UPDATE public.bench_raw_jobs SET status = 'running', locked_at = now(), attempts = attempts + 1
-           WHERE id IN (SELECT id FROM public.bench_raw_jobs WHERE status = 'queued' ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-           RETURNING id, payload`,
-          [o.batch],
-        );
+        const claimed = await c.query<{ id: string }>(rawClaimSql, [o.batch]);
         if (claimed.rowCount === 0) break;
-        await c.query(`UPDATE public.bench_raw_jobs SET status = 'completed', completed_at = now() WHERE id = ANY($1::bigint[])`, [
-          claimed.rows.map((r) => r.id),
-        ]);
+        await c.query(rawCompleteSql, [claimed.rows.map((r) => r.id)]);
         done += claimed.rowCount ?? 0;
         end = nowMs();
       }
@@ -74,6 +59,69 @@ export async function rawSqlLoop(
   );
   await Promise.all(workers.map((c) => c.end()));
   return throughput(done, start, end, o.jobs);
+}
+
+/**
+ * The raw loop through the stack: `concurrency` keep-alive clients claim and complete
+ * through lib/stackFloorServer.ts (Express 5 + pg, the raw statements, no logic), in
+ * its own process as the API runs. What HTTP costs on this machine before any of ours:
+ * the most the API's HTTP path could reach. `onServer` gets the server's pid once it
+ * listens and `onFinished` runs before it stops (a CPU meter's window).
+ */
+export async function stackFloorLoop(
+  url: string,
+  o: {
+    concurrency: number;
+    jobs: number;
+    batch: number;
+    maxSeconds: number;
+    onServer?: (pid: number) => void;
+    onFinished?: () => void;
+  },
+): Promise<ThroughputResult> {
+  const [setup] = await clients(url, 1, 'bench-floor-setup');
+  await prepareRawQueue(setup!, o.jobs);
+  await setup!.end();
+
+  const server = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./stackFloorServer.ts', import.meta.url))], {
+    env: { ...process.env, NODE_ENV: 'production', FLOOR_DATABASE_URL: url, FLOOR_CONNECTIONS: String(o.concurrency) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      server.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /listening on (\d+)/.exec(out);
+        if (match) resolve(Number(match[1]));
+      });
+      server.once('exit', (code) => reject(new Error(`stack floor server exited (${code}) before listening`)));
+    });
+    o.onServer?.(server.pid!);
+    const http = Array.from({ length: o.concurrency }, () => new HttpClient(`http://127.0.0.1:${port}`));
+    let done = 0;
+    const deadline = nowMs() + o.maxSeconds * 1000;
+    const start = nowMs();
+    let end = start;
+    await Promise.all(
+      http.map(async (c) => {
+        while (done < o.jobs && nowMs() < deadline) {
+          const claimed = await c.json<{ jobs: { id: string }[] } | undefined>('GET', `/next?max_jobs=${o.batch}`);
+          if (!claimed.body) break;
+          // The body a miner sends: an answer and its token count per job.
+          const results = claimed.body.jobs.map((j) => ({ id: j.id, output: 'Your bike is ready.', tokens_generated: 5 }));
+          await c.json('POST', '/done', { body: { results } });
+          done += results.length;
+          end = nowMs();
+        }
+      }),
+    );
+    o.onFinished?.();
+    for (const c of http) c.close();
+    return throughput(done, start, end, o.jobs);
+  } finally {
+    await stopChild(server);
+  }
 }
 
 function loadStatement(name: string): { text: string; bind: (params: Record<string, unknown>) => unknown[] } {
@@ -105,10 +153,12 @@ export async function miaSqlLoop(
       const minerIds = Array<string>(o.batch).fill(miner.id);
       while (done < o.jobs && nowMs() < deadline) {
         // As api/store/jobs.ts claims: one call of mia.claim_jobs (the miner's claim lock, then the claim).
-        const claimed = await c.query<{ job_id: string; lease_token: string }>(
-          claim.text,
-          claim.bind({ miner_ids: minerIds, lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60, probation_jobs: 0, probation_slots: 1, probation_free_drops: 10, hold_hours: 24 }),
-        );
+        // Named, as the API prepares each statement (api/db/defineQuery.ts): planned once per connection.
+        const claimed = await c.query<{ job_id: string; lease_token: string }>({
+          name: 'mia_job_claim',
+          text: claim.text,
+          values: claim.bind({ miner_ids: minerIds, lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60, probation_jobs: 0, probation_slots: 1, probation_free_drops: 10, hold_hours: 24 }),
+        });
         if (claimed.rowCount === 0) break;
         const results = claimed.rows.map((r) => ({
           job_id: r.job_id,
@@ -120,7 +170,11 @@ export async function miaSqlLoop(
           // As the API sends it once the plausibility checks accepted the figures: stored and credited.
           verdict: { tokens: 5, prompt_tokens: 0, reason: null, figures: null },
         }));
-        const completed = await c.query(complete.text, complete.bind({ miner_id: miner.id, results: JSON.stringify(results) }));
+        const completed = await c.query({
+          name: 'mia_job_complete',
+          text: complete.text,
+          values: complete.bind({ miner_id: miner.id, results: JSON.stringify(results) }),
+        });
         done += completed.rowCount ?? 0;
         end = nowMs();
       }
