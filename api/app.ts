@@ -32,6 +32,7 @@ import { widgetRoutes } from './routes/widget.ts';
 import { widgetCors } from './widget/cors.ts';
 import { requestId } from './http/requestId.ts';
 import { accessLog } from './http/accessLog.ts';
+import { cacheRouteMatchers } from './http/routeMatcherCache.ts';
 
 export function createApp(ctx: AppContext): Express {
   const app = express();
@@ -57,6 +58,8 @@ export function createApp(ctx: AppContext): Express {
   app.use(consoleRoutes());
   app.use(jsonBody({ limitBytes: ctx.config.MIA_MAX_BODY_BYTES, maxDepth: ctx.config.MIA_MAX_JSON_DEPTH }));
   app.use(resolveCaller(ctx));
+  // The validator looks each request's route up by compiling route templates: once each, with this.
+  cacheRouteMatchers();
   app.use(
     OpenApiValidator.middleware({
       apiSpec: openApiPath,
