@@ -33,32 +33,54 @@ function clients(url: string, n: number, applicationName: string): Promise<pg.Cl
   return Promise.all(Array.from({ length: n }, () => connect(url, applicationName)));
 }
 
-export async function rawSqlLoop(
-  url: string,
-  o: { concurrency: number; jobs: number; batch: number; maxSeconds: number },
+/**
+ * Runs `round` on every worker over and over until `jobs` are done or `maxSeconds` have
+ * passed, timed from the start to the last completion. A round claims and completes once
+ * and returns how many jobs it completed; 0 (the queue is empty) stops that worker.
+ */
+async function timedLoop<W>(
+  workers: readonly W[],
+  o: { jobs: number; maxSeconds: number },
+  round: (worker: W, index: number) => Promise<number>,
 ): Promise<ThroughputResult> {
-  const [setup] = await clients(url, 1, 'bench-raw-setup');
-  await prepareRawQueue(setup!, o.jobs);
-  await setup!.end();
-
-  const workers = await clients(url, o.concurrency, 'bench-raw');
   let done = 0;
   const deadline = nowMs() + o.maxSeconds * 1000;
   const start = nowMs();
   let end = start;
   await Promise.all(
-    workers.map(async (c) => {
+    workers.map(async (worker, i) => {
       while (done < o.jobs && nowMs() < deadline) {
-        const claimed = await c.query<{ id: string }>(rawClaimSql, [o.batch]);
-        if (claimed.rowCount === 0) break;
-        await c.query(rawCompleteSql, [claimed.rows.map((r) => r.id)]);
-        done += claimed.rowCount ?? 0;
+        const completed = await round(worker, i);
+        if (completed === 0) break;
+        done += completed;
         end = nowMs();
       }
     }),
   );
-  await Promise.all(workers.map((c) => c.end()));
   return throughput(done, start, end, o.jobs);
+}
+
+/** A fresh bench_raw_jobs table of `jobs` queued jobs (lib/rawQueue.ts). */
+async function freshRawQueue(url: string, jobs: number): Promise<void> {
+  const [setup] = await clients(url, 1, 'bench-raw-setup');
+  await prepareRawQueue(setup!, jobs);
+  await setup!.end();
+}
+
+export async function rawSqlLoop(
+  url: string,
+  o: { concurrency: number; jobs: number; batch: number; maxSeconds: number },
+): Promise<ThroughputResult> {
+  await freshRawQueue(url, o.jobs);
+  const workers = await clients(url, o.concurrency, 'bench-raw');
+  const result = await timedLoop(workers, o, async (c) => {
+    const claimed = await c.query<{ id: string }>(rawClaimSql, [o.batch]);
+    if (claimed.rowCount === 0) return 0;
+    await c.query(rawCompleteSql, [claimed.rows.map((r) => r.id)]);
+    return claimed.rowCount ?? 0;
+  });
+  await Promise.all(workers.map((c) => c.end()));
+  return result;
 }
 
 /**
@@ -79,10 +101,7 @@ export async function stackFloorLoop(
     onFinished?: () => void;
   },
 ): Promise<ThroughputResult> {
-  const [setup] = await clients(url, 1, 'bench-floor-setup');
-  await prepareRawQueue(setup!, o.jobs);
-  await setup!.end();
-
+  await freshRawQueue(url, o.jobs);
   const server = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./stackFloorServer.ts', import.meta.url))], {
     env: { ...process.env, NODE_ENV: 'production', FLOOR_DATABASE_URL: url, FLOOR_CONNECTIONS: String(o.concurrency) },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -99,26 +118,17 @@ export async function stackFloorLoop(
     });
     o.onServer?.(server.pid!);
     const http = Array.from({ length: o.concurrency }, () => new HttpClient(`http://127.0.0.1:${port}`));
-    let done = 0;
-    const deadline = nowMs() + o.maxSeconds * 1000;
-    const start = nowMs();
-    let end = start;
-    await Promise.all(
-      http.map(async (c) => {
-        while (done < o.jobs && nowMs() < deadline) {
-          const claimed = await c.json<{ jobs: { id: string }[] } | undefined>('GET', `/next?max_jobs=${o.batch}`);
-          if (!claimed.body) break;
-          // The body a miner sends: an answer and its token count per job.
-          const results = claimed.body.jobs.map((j) => ({ id: j.id, output: 'Your bike is ready.', tokens_generated: 5 }));
-          await c.json('POST', '/done', { body: { results } });
-          done += results.length;
-          end = nowMs();
-        }
-      }),
-    );
+    const result = await timedLoop(http, o, async (c) => {
+      const claimed = await c.json<{ jobs: { id: string }[] } | undefined>('GET', `/next?max_jobs=${o.batch}`);
+      if (!claimed.body) return 0;
+      // The body a miner sends: an answer and its token count per job.
+      const results = claimed.body.jobs.map((j) => ({ id: j.id, output: 'Your bike is ready.', tokens_generated: 5 }));
+      await c.json('POST', '/done', { body: { results } });
+      return results.length;
+    });
     o.onFinished?.();
     for (const c of http) c.close();
-    return throughput(done, start, end, o.jobs);
+    return result;
   } finally {
     await stopChild(server);
   }
@@ -143,45 +153,35 @@ export async function miaSqlLoop(
   const claim = loadStatement('job_claim');
   const complete = loadStatement('job_complete');
   const workers = await clients(url, o.miners.length, 'bench-mia-sql');
-  let done = 0;
-  const deadline = nowMs() + o.maxSeconds * 1000;
-  const start = nowMs();
-  let end = start;
-  await Promise.all(
-    workers.map(async (c, i) => {
-      const miner = o.miners[i]!;
-      const minerIds = Array<string>(o.batch).fill(miner.id);
-      while (done < o.jobs && nowMs() < deadline) {
-        // As api/store/jobs.ts claims: one call of mia.claim_jobs (the miner's claim lock, then the claim).
-        // Named, as the API prepares each statement (api/db/defineQuery.ts): planned once per connection.
-        const claimed = await c.query<{ job_id: string; lease_token: string }>({
-          name: 'mia_job_claim',
-          text: claim.text,
-          values: claim.bind({ miner_ids: minerIds, lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60, probation_jobs: 0, probation_slots: 1, probation_free_drops: 10, hold_hours: 24 }),
-        });
-        if (claimed.rowCount === 0) break;
-        const results = claimed.rows.map((r) => ({
-          job_id: r.job_id,
-          lease_token: r.lease_token,
-          output: 'Your bike is ready.',
-          tool_calls: null,
-          tokens_generated: 5,
-          prompt_tokens: null,
-          // As the API sends it once the plausibility checks accepted the figures: stored and credited.
-          verdict: { tokens: 5, prompt_tokens: 0, reason: null, figures: null },
-        }));
-        const completed = await c.query({
-          name: 'mia_job_complete',
-          text: complete.text,
-          values: complete.bind({ miner_id: miner.id, results: JSON.stringify(results) }),
-        });
-        done += completed.rowCount ?? 0;
-        end = nowMs();
-      }
-    }),
-  );
+  const result = await timedLoop(workers, o, async (c, i) => {
+    const miner = o.miners[i]!;
+    // As api/store/jobs.ts claims: one call of mia.claim_jobs (the miner's claim lock, then the claim).
+    // Named, as the API prepares each statement (api/db/defineQuery.ts): planned once per connection.
+    const claimed = await c.query<{ job_id: string; lease_token: string }>({
+      name: 'mia_job_claim',
+      text: claim.text,
+      values: claim.bind({ miner_ids: Array<string>(o.batch).fill(miner.id), lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60, probation_jobs: 0, probation_slots: 1, probation_free_drops: 10, hold_hours: 24 }),
+    });
+    if (claimed.rowCount === 0) return 0;
+    const results = claimed.rows.map((r) => ({
+      job_id: r.job_id,
+      lease_token: r.lease_token,
+      output: 'Your bike is ready.',
+      tool_calls: null,
+      tokens_generated: 5,
+      prompt_tokens: null,
+      // As the API sends it once the plausibility checks accepted the figures: stored and credited.
+      verdict: { tokens: 5, prompt_tokens: 0, reason: null, figures: null },
+    }));
+    const completed = await c.query({
+      name: 'mia_job_complete',
+      text: complete.text,
+      values: complete.bind({ miner_id: miner.id, results: JSON.stringify(results) }),
+    });
+    return completed.rowCount ?? 0;
+  });
   await Promise.all(workers.map((c) => c.end()));
-  return throughput(done, start, end, o.jobs);
+  return result;
 }
 
 const quietLogger = new Logger(() => (level, message) => {
