@@ -1,7 +1,7 @@
 // The Express application: docs and the operator console, then the OpenAPI
 // validator (request shapes and authentication as declared in openapi.yaml), then
 // one router per tag, then the one error handler.
-import express, { type Express } from 'express';
+import express, { Router, type Express, type RequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { AppContext } from './context.ts';
 import { openApiPath } from './http/openApiPath.ts';
@@ -11,8 +11,8 @@ import { jsonBody } from './http/jsonBody.ts';
 import { finiteQuery } from './http/finiteQuery.ts';
 import { optionsResponder } from './http/options.ts';
 import { rateLimits } from './http/rateLimit.ts';
-import { docsRoutes } from './routes/docs.ts';
-import { consoleRoutes } from './routes/console.ts';
+import { docsPaths, docsRoutes } from './routes/docs.ts';
+import { consolePaths, consoleRoutes } from './routes/console.ts';
 import { systemRoutes } from './routes/system.ts';
 import { businessRoutes } from './routes/businesses.ts';
 import { chatRoutes } from './routes/chat.ts';
@@ -54,8 +54,8 @@ export function createApp(ctx: AppContext): Express {
   // The widget's cross-origin calls: its preflights are answered here, before the OPTIONS responder.
   app.use(widgetCors(ctx));
   app.use(optionsResponder());
-  app.use(docsRoutes());
-  app.use(consoleRoutes());
+  app.use(onlyFor(docsPaths, docsRoutes()));
+  app.use(onlyFor(consolePaths, consoleRoutes()));
   app.use(jsonBody({ limitBytes: ctx.config.MIA_MAX_BODY_BYTES, maxDepth: ctx.config.MIA_MAX_JSON_DEPTH }));
   app.use(resolveCaller(ctx));
   // The validator looks each request's route up by compiling route templates: once each, with this.
@@ -69,18 +69,33 @@ export function createApp(ctx: AppContext): Express {
         : false,
       validateSecurity: { handlers: securityHandlers(ctx) },
       validateFormats: true,
-      ignorePaths: /^\/(docs|redoc|openapi\.yaml|console(\/|$))/,
+      ignorePaths: (path: string) => docsPaths.test(path) || consolePaths.test(path),
     }),
   );
 
   app.use(finiteQuery());
+  // The rate limits and every route module add to ONE router. Express 5's router hands a
+  // request it has no (more) match for to the next middleware after a setImmediate, so a
+  // router per module cost a request up to sixteen event-loop turns before its handler ran
+  // (GET /job/next and POST /job/result eight, counting docs and console, POST /chat five):
+  // latency on the dispatch path (issue 17).
+  const api = Router();
   // After the validator, so the caller is known; before the handlers, so a refused request costs nothing.
-  app.use(rateLimits(ctx));
+  rateLimits(ctx, api);
   for (const routes of [systemRoutes, businessRoutes, chatRoutes, jobRoutes, minerRoutes, minerJobRoutes, minerStreamRoutes, streamRoutes, openAiRoutes, responsesRoutes, creditRoutes, usageRoutes, sessionRoutes, queueRoutes, widgetRoutes, trustRoutes]) {
-    app.use(routes(ctx));
+    routes(ctx, api);
   }
+  app.use(api);
   app.use(errorHandler);
   return app;
+}
+
+/**
+ * `router` for the paths it serves; every other request goes on at once. Entered and left
+ * unmatched, a Router costs the request an event-loop turn (router 2.x: setImmediate).
+ */
+function onlyFor(paths: RegExp, router: Router): RequestHandler {
+  return (req, res, next) => (paths.test(req.path) ? router(req, res, next) : next());
 }
 
 /** MIA_TRUST_PROXY as express takes it: unset = trust no proxy, digits = a hop count, true/false, else addresses/subnets/names. */

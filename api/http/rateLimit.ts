@@ -2,7 +2,7 @@
 // miner key on the miner protocol, kept in this process's memory. With N API
 // replicas a key may send N times the configured rate (each replica counts
 // alone); that is the price of needing no shared store on the hot path.
-import { Router, type RequestHandler } from 'express';
+import type { Router, RequestHandler } from 'express';
 import type { AppContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -108,11 +108,11 @@ function limitBy(ctx: AppContext, buckets: TokenBuckets, keyOf: (principal: Prin
 }
 
 /**
- * Mounted after the OpenAPI validator (so the caller is authenticated) and
- * before the route handlers. The routes listed here declare 429 in openapi.yaml.
- * The operator is not limited.
+ * Added to the API's router (api/app.ts) after the OpenAPI validator (so the caller
+ * is authenticated) and ahead of the route handlers they guard. The routes listed
+ * here declare 429 in openapi.yaml. The operator is not limited.
  */
-export function rateLimits(ctx: AppContext): Router {
+export function rateLimits(ctx: AppContext, router: Router): Router {
   const { config } = ctx;
   const chat = new TokenBuckets({ ratePerSecond: config.MIA_RATE_LIMIT_CHAT_PER_SECOND, burst: config.MIA_RATE_LIMIT_CHAT_BURST });
   const miner = new TokenBuckets({ ratePerSecond: config.MIA_RATE_LIMIT_MINER_PER_SECOND, burst: config.MIA_RATE_LIMIT_MINER_BURST });
@@ -131,7 +131,6 @@ export function rateLimits(ctx: AppContext): Router {
     next();
   };
 
-  const router = Router();
   router.post('/widget/session', perAddress);
   router.post('/widget/chat', perWidgetSession, perBusiness);
   router.post(['/chat', '/v1/chat/completions'], perBusiness);

@@ -1,5 +1,5 @@
 // Operator-managed business accounts (tag: businesses).
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { businesses } from '../store/businesses.ts';
 import { creditReports } from '../store/creditReports.ts';
@@ -30,8 +30,7 @@ function present(row: BusinessRow) {
   return { ...row };
 }
 
-export function businessRoutes(ctx: AppContext): Router {
-  const router = Router();
+export function businessRoutes(ctx: AppContext, router: Router): Router {
 
   router.post('/businesses', async (req, res) => {
     const body = req.body as BusinessBody & { name: string };

@@ -1,6 +1,6 @@
 // POST /chat: what a business integrates against (tag: chat).
 import { randomUUID } from 'node:crypto';
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { awaitFinal } from '../jobs/awaitFinal.ts';
 import { createChatJob, resolveBusiness } from '../jobs/createChatJob.ts';
@@ -34,8 +34,7 @@ export function checkMessageLength(message: string, limit: number, field = 'mess
   }
 }
 
-export function chatRoutes(ctx: AppContext): Router {
-  const router = Router();
+export function chatRoutes(ctx: AppContext, router: Router): Router {
   const { config } = ctx;
 
   router.post('/chat', async (req, res) => {

@@ -31,6 +31,9 @@ const securityHeaders: RequestHandler = (_req, res, next) => {
   next();
 };
 
+/** The paths consoleRoutes serves (anything else never enters its router: api/app.ts). */
+export const consolePaths = /^\/console(\/|$)/;
+
 export function consoleRoutes(): Router {
   const router = Router();
   const require = createRequire(import.meta.url);
@@ -51,7 +54,7 @@ export function consoleRoutes(): Router {
   // The validator ignores /console, so nothing else would answer a miss here but
   // Express's HTML page: keep our error shape.
   router.use((req, _res, next) => {
-    if (/^\/console(\/|$)/.test(req.path)) return next(new NotFoundError(`no route ${req.method} ${req.path}`));
+    if (consolePaths.test(req.path)) return next(new NotFoundError(`no route ${req.method} ${req.path}`));
     next();
   });
   return router;

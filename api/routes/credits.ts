@@ -1,6 +1,6 @@
 // What miners earn (tag: credits): a miner's credits, the public leaderboard,
 // model rates, and the operator's suspension switch.
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { creditReports } from '../store/creditReports.ts';
 import { credits } from '../store/credits.ts';
@@ -19,8 +19,7 @@ export function reportRange(query: Record<string, unknown>): { from: string; to:
   return { from: from.toISOString(), to: to.toISOString() };
 }
 
-export function creditRoutes(ctx: AppContext): Router {
-  const router = Router();
+export function creditRoutes(ctx: AppContext, router: Router): Router {
 
   router.get('/miners/:miner_id/credits', async (req, res) => {
     const minerId = req.params.miner_id!;

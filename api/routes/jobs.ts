@@ -1,5 +1,5 @@
 // A business's view of its jobs (tag: jobs).
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { jobs } from '../store/jobs.ts';
 import { webhookDeliveries } from '../store/webhookDeliveries.ts';
@@ -22,8 +22,7 @@ function optional(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
 }
 
-export function jobRoutes(ctx: AppContext): Router {
-  const router = Router();
+export function jobRoutes(ctx: AppContext, router: Router): Router {
 
   router.get('/jobs', async (req, res) => {
     const principal = await principalOf(ctx, req);

@@ -1,5 +1,5 @@
 // The miner protocol: claim work, return results (tag: miner-jobs).
-import { Router, type Request, type Response } from 'express';
+import type { Router, Request, Response } from 'express';
 import type { AppContext } from '../context.ts';
 import { miners } from '../store/miners.ts';
 import { jobs as jobStore } from '../store/jobs.ts';
@@ -32,8 +32,7 @@ function presentJob(job: ClaimedJobRow, regions: readonly string[]) {
 
 const touchEveryMs = 10_000;
 
-export function minerJobRoutes(ctx: AppContext): Router {
-  const router = Router();
+export function minerJobRoutes(ctx: AppContext, router: Router): Router {
   const lastTouch = new Map<string, number>();
 
   // A long-polling miner is alive even if it never reports status; record that

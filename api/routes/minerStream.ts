@@ -7,7 +7,7 @@
 // attempt as a whole is capped (413 payload_too_large). The result post stays
 // the one authoritative answer, and it must continue what was streamed
 // (api/integrity/screenResults.ts).
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { jobDeltas } from '../store/jobDeltas.ts';
 import { principalOf } from '../http/auth.ts';
@@ -22,8 +22,7 @@ type DeltaBody = {
   tool_calls?: Record<string, unknown>[];
 };
 
-export function minerStreamRoutes(ctx: AppContext): Router {
-  const router = Router();
+export function minerStreamRoutes(ctx: AppContext, router: Router): Router {
 
   router.post('/job/:job_id/deltas', async (req, res) => {
     const principal = await principalOf(ctx, req);

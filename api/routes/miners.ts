@@ -1,5 +1,5 @@
 // Miner registration, status and the public list (tag: miners).
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { leaseSettings } from '../context.ts';
 import { miners, type MinerSpecs } from '../store/miners.ts';
@@ -50,8 +50,7 @@ function businessView(row: MinerRow) {
   };
 }
 
-export function minerRoutes(ctx: AppContext): Router {
-  const router = Router();
+export function minerRoutes(ctx: AppContext, router: Router): Router {
   const registration = new RegistrationPolicy(ctx.config);
 
   router.post('/register_miner', async (req, res) => {

@@ -4,7 +4,7 @@
 // `stream: true` relays the miner's deltas as they are generated, framed like
 // OpenAI's (api/streaming/openAiRelay.ts).
 import { randomUUID } from 'node:crypto';
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { awaitFinal } from '../jobs/awaitFinal.ts';
 import { createChatJob, resolveBusiness } from '../jobs/createChatJob.ts';
@@ -126,8 +126,7 @@ export async function jobFailure(ctx: AppContext, job: JobRow | null, waitSecond
   return new ApiError(504, 'timeout', `no miner answered within ${waitSeconds} s; the job ${job.id} is still ${job.status}`, undefined, noRetry);
 }
 
-export function openAiRoutes(ctx: AppContext): Router {
-  const router = Router();
+export function openAiRoutes(ctx: AppContext, router: Router): Router {
   const { config } = ctx;
 
   router.get('/v1/models', async (_req, res) => {

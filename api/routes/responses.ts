@@ -6,7 +6,7 @@
 // (resp_<job id>) of this business, in its session. `stream: true` relays the
 // job's events as Responses events (api/streaming/responsesRelay.ts).
 import { randomUUID } from 'node:crypto';
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { awaitFinal } from '../jobs/awaitFinal.ts';
 import { createChatJob, resolveBusiness } from '../jobs/createChatJob.ts';
@@ -119,8 +119,7 @@ function responseFormat(format: TextFormat | undefined): Record<string, unknown>
   return { type: 'json_schema', json_schema: { name: format.name, schema: format.schema, strict: format.strict ?? undefined } };
 }
 
-export function responsesRoutes(ctx: AppContext): Router {
-  const router = Router();
+export function responsesRoutes(ctx: AppContext, router: Router): Router {
   const { config } = ctx;
 
   router.post('/v1/responses', async (req, res) => {

@@ -1,13 +1,12 @@
 // Reading a conversation back (tag: jobs): a session's transcript, one turn per job.
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { principalOf } from '../http/auth.ts';
 import { decodeCursor, listStart, pageLimit, pageOf } from '../http/cursor.ts';
 import { jobHistory } from '../store/jobHistory.ts';
 import { BadRequestError, SessionNotFoundError } from '../errors.ts';
 
-export function sessionRoutes(ctx: AppContext): Router {
-  const router = Router();
+export function sessionRoutes(ctx: AppContext, router: Router): Router {
 
   router.get('/sessions/:session_id', async (req, res) => {
     const sessionId = req.params.session_id!;

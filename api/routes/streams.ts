@@ -1,7 +1,7 @@
 // GET /job/{job_id}/stream (tag: jobs): attach to a job that is queued, running
 // or finished, from the start or from a Last-Event-ID, on any API process. The
 // reconnect path of a chat widget that lost its connection.
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { jobs } from '../store/jobs.ts';
 import { principalOf } from '../http/auth.ts';
@@ -9,8 +9,7 @@ import { NotFoundError } from '../errors.ts';
 import { parsePosition } from '../streaming/jobEvents.ts';
 import { relayJob } from '../streaming/relay.ts';
 
-export function streamRoutes(ctx: AppContext): Router {
-  const router = Router();
+export function streamRoutes(ctx: AppContext, router: Router): Router {
 
   router.get('/job/:job_id/stream', async (req, res) => {
     const principal = await principalOf(ctx, req);

@@ -1,5 +1,5 @@
 // GET /, /health, /metrics (JSON, or Prometheus text from api/metrics/registry.ts).
-import { Router, type Request } from 'express';
+import type { Router, Request } from 'express';
 import type { AppContext } from '../context.ts';
 import { knownMigrations } from '../db/migrate.ts';
 import { metrics } from '../store/metrics.ts';
@@ -21,8 +21,7 @@ function wantsPrometheusText(format: unknown, req: Request): boolean {
   return chosen !== 'application/json';
 }
 
-export function systemRoutes(ctx: AppContext): Router {
-  const router = Router();
+export function systemRoutes(ctx: AppContext, router: Router): Router {
   const expected = knownMigrations();
 
   router.get('/', (_req, res) => {

@@ -1,7 +1,7 @@
 // Proof of work and pools (tag: trust; README "Proof of work: canaries", "Pools"):
 // the operator's trust mark on miners, their canary record, canaries on demand, and a
 // business's enrolment tokens for its own miners.
-import { Router } from 'express';
+import type { Router } from 'express';
 import { randomBytes } from 'node:crypto';
 import type { AppContext } from '../context.ts';
 import { hashSecret } from '../auth/secrets.ts';
@@ -14,8 +14,7 @@ import { canaryPrompts } from '../trust/canaryPrompts.ts';
 /** Business-scoped enrolment tokens; the shared MIA_MINER_ENROLMENT_TOKEN never has this prefix's meaning. */
 export const businessEnrolmentPrefix = 'mia_et_';
 
-export function trustRoutes(ctx: AppContext): Router {
-  const router = Router();
+export function trustRoutes(ctx: AppContext, router: Router): Router {
 
   async function standing(minerId: string, trusted: boolean, owner: string | null) {
     const verifications = await trust.verifications(ctx.db, minerId);

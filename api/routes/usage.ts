@@ -1,14 +1,13 @@
 // What a business used (tag: businesses): jobs and tokens by day and model,
 // from the DBA view mia.business_usage_daily, and its budget position.
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { creditReports } from '../store/creditReports.ts';
 import { principalOf } from '../http/auth.ts';
 import { NotFoundError } from '../errors.ts';
 import { reportRange } from './credits.ts';
 
-export function usageRoutes(ctx: AppContext): Router {
-  const router = Router();
+export function usageRoutes(ctx: AppContext, router: Router): Router {
 
   router.get('/businesses/:business_id/usage', async (req, res) => {
     const id = req.params.business_id!;

@@ -3,7 +3,7 @@
 // itself on an allowed origin) and the three things a token may do: chat in its session,
 // follow that session's answers live, and read the session back.
 import { readFileSync } from 'node:fs';
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { businesses } from '../store/businesses.ts';
 import { jobs } from '../store/jobs.ts';
@@ -27,8 +27,7 @@ export function languageHint(language: string): string {
   return `The customer's browser is set to the language ${language}. Answer in the language the customer writes in; if that is unclear, in ${language}.`;
 }
 
-export function widgetRoutes(ctx: AppContext): Router {
-  const router = Router();
+export function widgetRoutes(ctx: AppContext, router: Router): Router {
   const { config } = ctx;
 
   router.get('/widget.js', (_req, res) => {
