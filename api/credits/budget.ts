@@ -17,21 +17,18 @@ function refuseIfOver(row: BudgetRow): void {
 
 /**
  * Runs `create` (which inserts the job, reserving when told) within the
- * business's budget. Businesses without a budget pay one read and no
- * transaction; budgeted ones serialise their submits on their row, so the check
- * and the reservation of one submit see all earlier ones. `firstRead`: that one read,
- * when the caller started it already (beside its other reads, api/jobs/createChatJob.ts);
- * an early read only admits or refuses early: a budgeted submit reads again under the lock.
+ * business's budget. `budgeted`: whether the business has a budget, as the submit
+ * read it with its other reads (sql/job_submit_reads.sql). Businesses without one
+ * pay no read and no transaction; budgeted ones serialise their submits on their
+ * row, so the check and the reservation of one submit see all earlier ones.
  */
 export async function withinBudget<T>(
   ctx: Pick<AppContext, 'db'>,
   businessId: string,
+  budgeted: boolean,
   create: (db: CommonQueryMethods, reserve: boolean) => Promise<T>,
-  firstRead: Promise<BudgetRow | null> = creditReports.budget(ctx.db, businessId),
 ): Promise<T> {
-  const first = await firstRead;
-  if (!first) return create(ctx.db, false);
-  refuseIfOver(first);
+  if (!budgeted) return create(ctx.db, false);
   return ctx.db.transaction(async (tx) => {
     if (!(await creditReports.lockBudget(tx, businessId))) return create(tx, false); // the budget was just removed
     // A new statement after the lock: its snapshot holds every finished job whose reservation was released.

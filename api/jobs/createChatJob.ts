@@ -8,13 +8,11 @@ import { businesses } from '../store/businesses.ts';
 import { withinBudget } from '../credits/budget.ts';
 import { chatLogs } from '../store/chatLogs.ts';
 import { jobs } from '../store/jobs.ts';
-import { miners, type MinerCapacity } from '../store/miners.ts';
+import { submitReads, type MinerCapacity, type SubmitReads } from '../store/submitReads.ts';
 import { contextNeed } from './contextNeed.ts';
 import type { StreamStart } from '../streaming/jobEvents.ts';
 import { buildMessages, type ChatMessage } from '../chat/buildMessages.ts';
 import { redactForDispatch } from '../privacy/redactJob.ts';
-import { piiPlaceholders } from '../store/piiPlaceholders.ts';
-import { creditReports } from '../store/creditReports.ts';
 import { BadRequestError, ForbiddenError, NoCapableMinerError, NoMinerAvailableError, NotFoundError } from '../errors.ts';
 
 export type Business = { id: string; systemPrompt: string; priority: number };
@@ -87,38 +85,34 @@ export async function createChatJob(
     if (existing) return { jobId: existing, created: false };
   }
 
-  // Reads that depend on nothing computed below start now, together, and are awaited where
-  // they are needed: the submit waits for one round trip where it waited for three in a
-  // row (this is on the way to dispatch and to the first token). A submit refused on the
-  // way (no miner, bad input) has read them for nothing; an unhandled rejection is avoided.
-  const privacyRead = piiPlaceholders.privacy(ctx.db, business.id, input.sessionId);
-  const budgetRead = creditReports.budget(ctx.db, business.id);
-  privacyRead.catch(() => undefined);
-  budgetRead.catch(() => undefined);
-
   const named = input.model ?? config.MIA_DEFAULT_MODEL;
   const model = named === 'any' || named === 'mia' ? null : named;
+  // The submit's reads (privacy, budget, capacity: sql/job_submit_reads.sql) are one
+  // statement, and the session's history (an existing session's) is read beside it: the
+  // submit waits for one round trip before it writes (on the way to dispatch and to the
+  // first token). The capacity asked about is the job's need without history.
   let messages: ChatMessage[];
-  let capacity: MinerCapacity;
+  let reads: SubmitReads | null;
   if (input.conversation) {
     messages = buildMessages({ systemPrompt: business.systemPrompt, context: input.context, history: [], historyMaxChars: 0, message: input.message });
     // The client's own system messages follow ours inside the one system message.
     const clientSystem = input.conversation.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
     if (clientSystem) messages[0] = { role: 'system', content: `${messages[0]!.content}\n\n${clientSystem}` };
     messages = [messages[0]!, ...input.conversation.filter((m) => m.role !== 'system')];
-    capacity = await miners.capacity(ctx.db, contextNeed(JSON.stringify(messages), maxTokens), model);
+    reads = await submitReads.read(ctx.db, business.id, input.sessionId, contextNeed(JSON.stringify(messages), maxTokens), model);
   } else {
     const historyRead = config.MIA_HISTORY_TURNS > 0 && !input.newSession
       ? chatLogs.history(ctx.db, business.id, input.sessionId, config.MIA_HISTORY_TURNS)
       : Promise.resolve([]);
+    // A submit refused by the other read has read the history for nothing: no unhandled rejection.
     historyRead.catch(() => undefined);
     const parts = { systemPrompt: business.systemPrompt, context: input.context, message: input.message };
     // History is trimmed to the smallest online context that holds the job without it, so
     // a long session keeps being answered by the miners it fits (issue 17).
     const bare = buildMessages({ ...parts, history: [], historyMaxChars: 0 });
-    capacity = await miners.capacity(ctx.db, contextNeed(JSON.stringify(bare), maxTokens), model);
+    reads = await submitReads.read(ctx.db, business.id, input.sessionId, contextNeed(JSON.stringify(bare), maxTokens), model);
     const history = await historyRead;
-    const room = capacity.smallest_fitting;
+    const room = reads?.smallest_fitting ?? null;
     messages = buildMessages({
       ...parts,
       history,
@@ -129,8 +123,10 @@ export async function createChatJob(
 
   // What miners will see: the customer's personal data replaced by placeholders
   // (api/privacy/redactJob.ts). The chat log keeps the message as written.
+  if (!reads) throw new NotFoundError('no such business');
+  const capacity: MinerCapacity = reads;
   const redacted = await redactForDispatch(ctx, business.id, input.sessionId,
-    { messages, prompt: input.message, context: input.context }, privacyRead);
+    { messages, prompt: input.message, context: input.context }, reads);
   const messagesJson = JSON.stringify(redacted.messages);
   const needTokens = contextNeed(messagesJson, maxTokens);
   if (capacity.online === 0) {
@@ -138,7 +134,7 @@ export async function createChatJob(
   } else if ((capacity.largest_context ?? 0) < needTokens && !input.waitsForMiner) {
     throw new NoCapableMinerError(needTokens, capacity.largest_context ?? 0, model);
   }
-  const created = await withinBudget(ctx, business.id, (db, reserve) => jobs.create(db, {
+  const created = await withinBudget(ctx, business.id, reads.budgeted, (db, reserve) => jobs.create(db, {
     business_id: business.id,
     session_id: input.sessionId,
     messages: messagesJson,
@@ -164,16 +160,15 @@ export async function createChatJob(
     fair_spacing_s: config.MIA_FAIR_SPACING_MS / 1000,
     reserve,
     canary_prompt: input.canaryPrompt ?? null,
-  }), budgetRead);
+  }));
   if (created) {
-    const settings = await privacyRead;
     // Only a waiting submitter's job asks for the NOTIFY at its finish, which a reader relies on.
-    if (!input.waits || !settings) return { jobId: created, created: true };
+    if (!input.waits) return { jobId: created, created: true };
     const stream: StreamStart = {
       sessionId: input.sessionId,
       piiValues: redacted.record?.values ?? new Map(),
       // As sql/job_guardrail_get.sql would read them: the texts the job was given, as stored.
-      guardrail: { guardrail: settings.contact_guardrail, allowlist: settings.contact_allowlist, messages: redacted.messages, context: redacted.context },
+      guardrail: { guardrail: reads.contact_guardrail, allowlist: reads.contact_allowlist, messages: redacted.messages, context: redacted.context },
     };
     return { jobId: created, created: true, stream };
   }

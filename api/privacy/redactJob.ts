@@ -5,7 +5,7 @@
 // categories were redacted how often, and which placeholders it received.
 import type { AppContext } from '../context.ts';
 import type { ChatMessage } from '../chat/buildMessages.ts';
-import { piiPlaceholders } from '../store/piiPlaceholders.ts';
+import { piiPlaceholders, type PrivacyRow } from '../store/piiPlaceholders.ts';
 import { redactionFor } from './policy.ts';
 import { mapMessageTexts, messageTexts, Redactor, type RedactionCounts, type SessionValue } from './redact.ts';
 import { placeholderInstruction, type PiiCategory } from './placeholders.ts';
@@ -32,17 +32,16 @@ function exemptValues(texts: readonly string[], categories: ReadonlySet<PiiCateg
 
 /**
  * The job's texts as miners may see them, and what was redacted (null: redaction is off for
- * this business). `settingsRead`: the read of the business's settings and the session's
- * placeholders, when the caller started it already (api/jobs/createChatJob.ts).
+ * this business). `settings`: the business's settings and the session's placeholders, as the
+ * submit read them with its other reads (sql/job_submit_reads.sql); null: no such business.
  */
 export async function redactForDispatch(
   ctx: Pick<AppContext, 'db' | 'config'>,
   businessId: string,
   sessionId: string,
   job: JobTexts,
-  settingsRead: ReturnType<typeof piiPlaceholders.privacy> = piiPlaceholders.privacy(ctx.db, businessId, sessionId),
+  settings: PrivacyRow | null,
 ): Promise<JobTexts & { record: RedactionRecord | null }> {
-  const settings = await settingsRead;
   const categories = settings ? redactionFor(settings) : null;
   if (!settings || !categories) return { ...job, record: null };
   const regions = ctx.config.MIA_GUARDRAIL_PHONE_REGIONS;

@@ -55,9 +55,6 @@ const handBack = defineQuery<{ miner_id: string; lease_tokens: readonly string[]
   'job_hand_back_unstarted',
   z.object({ job_id: z.uuid() }),
 );
-const CapacityRow = z.object({ online: z.number(), largest_context: z.number().nullable(), smallest_fitting: z.number().nullable() });
-const capacity = defineQuery<{ base_tokens: number; model: string | null }, typeof CapacityRow>('miner_capacity', CapacityRow);
-export type MinerCapacity = z.infer<typeof CapacityRow>;
 
 export const miners = {
   register: (db: DatabasePool, specs: NewMiner) => db.maybeOne(register(specs)),
@@ -86,6 +83,4 @@ export const miners = {
   /** Claimed-ahead jobs handed back unstarted: given back without counting the attempt (sql/job_hand_back_unstarted.sql). */
   handBackUnstarted: (db: DatabasePool, minerId: string, leaseTokens: readonly string[]) =>
     db.any(handBack({ miner_id: minerId, lease_tokens: leaseTokens, max_free: maxFreeHandBacks })),
-  /** What online, unsuspended miners (serving model, when given) hold: how many, the largest context, the smallest that holds baseTokens. */
-  capacity: (db: DatabasePool, baseTokens: number, model: string | null) => db.one(capacity({ base_tokens: baseTokens, model })),
 };

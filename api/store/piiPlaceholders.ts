@@ -7,7 +7,8 @@ import { piiCategories } from '../privacy/placeholders.ts';
 import type { SessionValue } from '../privacy/redact.ts';
 
 const SessionValueRow = z.object({ placeholder: z.string(), category: z.enum(piiCategories), value_key: z.string(), value: z.string() });
-const PrivacyRow = z.object({
+/** A business's redaction settings and a session's placeholders (read with the rest of a submit: sql/job_submit_reads.sql). */
+export const PrivacyRow = z.object({
   pii_redaction: z.boolean(),
   pii_redaction_categories: z.array(z.enum(piiCategories)),
   system_prompt: z.string(),
@@ -18,7 +19,6 @@ const PrivacyRow = z.object({
 export type PrivacyRow = z.infer<typeof PrivacyRow>;
 const JobValueRow = z.object({ job_id: z.uuid(), placeholder: z.string(), value: z.string() });
 
-const privacy = defineQuery<{ business_id: string; session_id: string }, typeof PrivacyRow>('business_privacy_get', PrivacyRow);
 const lock = defineQuery<{ business_id: string; session_id: string }, z.ZodObject<{ locked: z.ZodString }>>(
   'pii_session_lock',
   z.object({ locked: z.string() }),
@@ -30,9 +30,6 @@ const assign = defineQuery<{ business_id: string; session_id: string; values: st
 const jobValues = defineQuery<{ job_ids: readonly string[] }, typeof JobValueRow>('pii_job_values', JobValueRow);
 
 export const piiPlaceholders = {
-  /** The business's redaction settings, what it gave itself and the session's placeholders; null: no such business. */
-  privacy: (db: CommonQueryMethods, businessId: string, sessionId: string) =>
-    db.maybeOne(privacy({ business_id: businessId, session_id: sessionId })),
   /** Placeholders for `values` new to the session, and every placeholder of the session. */
   assign: (db: DatabasePool, businessId: string, sessionId: string, values: readonly Omit<SessionValue, 'placeholder'>[]) =>
     db.transaction(async (tx): Promise<readonly SessionValue[]> => {
