@@ -8,7 +8,7 @@ import { businesses } from '../store/businesses.ts';
 import { withinBudget } from '../credits/budget.ts';
 import { chatLogs } from '../store/chatLogs.ts';
 import { jobs } from '../store/jobs.ts';
-import { submitReads, type MinerCapacity, type SubmitReads } from '../store/submitReads.ts';
+import { submitReads, type SubmitReads } from '../store/submitReads.ts';
 import { contextNeed } from './contextNeed.ts';
 import type { StreamStart } from '../streaming/jobEvents.ts';
 import { buildMessages, type ChatMessage } from '../chat/buildMessages.ts';
@@ -91,15 +91,20 @@ export async function createChatJob(
   // statement, and the session's history (an existing session's) is read beside it: the
   // submit waits for one round trip before it writes (on the way to dispatch and to the
   // first token). The capacity asked about is the job's need without history.
+  const readFor = async (withoutHistory: ChatMessage[]): Promise<SubmitReads> => {
+    const row = await submitReads.read(ctx.db, business.id, input.sessionId, contextNeed(JSON.stringify(withoutHistory), maxTokens), model);
+    if (!row) throw new NotFoundError('no such business');
+    return row;
+  };
   let messages: ChatMessage[];
-  let reads: SubmitReads | null;
+  let reads: SubmitReads;
   if (input.conversation) {
     messages = buildMessages({ systemPrompt: business.systemPrompt, context: input.context, history: [], historyMaxChars: 0, message: input.message });
     // The client's own system messages follow ours inside the one system message.
     const clientSystem = input.conversation.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
     if (clientSystem) messages[0] = { role: 'system', content: `${messages[0]!.content}\n\n${clientSystem}` };
     messages = [messages[0]!, ...input.conversation.filter((m) => m.role !== 'system')];
-    reads = await submitReads.read(ctx.db, business.id, input.sessionId, contextNeed(JSON.stringify(messages), maxTokens), model);
+    reads = await readFor(messages);
   } else {
     const historyRead = config.MIA_HISTORY_TURNS > 0 && !input.newSession
       ? chatLogs.history(ctx.db, business.id, input.sessionId, config.MIA_HISTORY_TURNS)
@@ -110,9 +115,9 @@ export async function createChatJob(
     // History is trimmed to the smallest online context that holds the job without it, so
     // a long session keeps being answered by the miners it fits (issue 17).
     const bare = buildMessages({ ...parts, history: [], historyMaxChars: 0 });
-    reads = await submitReads.read(ctx.db, business.id, input.sessionId, contextNeed(JSON.stringify(bare), maxTokens), model);
+    reads = await readFor(bare);
     const history = await historyRead;
-    const room = reads?.smallest_fitting ?? null;
+    const room = reads.smallest_fitting;
     messages = buildMessages({
       ...parts,
       history,
@@ -123,16 +128,14 @@ export async function createChatJob(
 
   // What miners will see: the customer's personal data replaced by placeholders
   // (api/privacy/redactJob.ts). The chat log keeps the message as written.
-  if (!reads) throw new NotFoundError('no such business');
-  const capacity: MinerCapacity = reads;
   const redacted = await redactForDispatch(ctx, business.id, input.sessionId,
     { messages, prompt: input.message, context: input.context }, reads);
   const messagesJson = JSON.stringify(redacted.messages);
   const needTokens = contextNeed(messagesJson, maxTokens);
-  if (capacity.online === 0) {
+  if (reads.online === 0) {
     if (input.refuseWithoutMiner) throw new NoMinerAvailableError(config.MIA_NO_MINER_RETRY_AFTER_SECONDS);
-  } else if ((capacity.largest_context ?? 0) < needTokens && !input.waitsForMiner) {
-    throw new NoCapableMinerError(needTokens, capacity.largest_context ?? 0, model);
+  } else if ((reads.largest_context ?? 0) < needTokens && !input.waitsForMiner) {
+    throw new NoCapableMinerError(needTokens, reads.largest_context ?? 0, model);
   }
   const created = await withinBudget(ctx, business.id, reads.budgeted, (db, reserve) => jobs.create(db, {
     business_id: business.id,

@@ -33,17 +33,17 @@ function exemptValues(texts: readonly string[], categories: ReadonlySet<PiiCateg
 /**
  * The job's texts as miners may see them, and what was redacted (null: redaction is off for
  * this business). `settings`: the business's settings and the session's placeholders, as the
- * submit read them with its other reads (sql/job_submit_reads.sql); null: no such business.
+ * submit read them with its other reads (sql/job_submit_reads.sql).
  */
 export async function redactForDispatch(
   ctx: Pick<AppContext, 'db' | 'config'>,
   businessId: string,
   sessionId: string,
   job: JobTexts,
-  settings: PrivacyRow | null,
+  settings: PrivacyRow,
 ): Promise<JobTexts & { record: RedactionRecord | null }> {
-  const categories = settings ? redactionFor(settings) : null;
-  if (!settings || !categories) return { ...job, record: null };
+  const categories = redactionFor(settings);
+  if (!categories) return { ...job, record: null };
   const regions = ctx.config.MIA_GUARDRAIL_PHONE_REGIONS;
   const redactor = new Redactor(categories, regions, exemptValues([settings.system_prompt, ...settings.contact_allowlist], categories, regions));
 

@@ -13,8 +13,6 @@ const SubmitReadsRow = PrivacyRow.extend({
   smallest_fitting: z.number().nullable(),
 });
 export type SubmitReads = z.infer<typeof SubmitReadsRow>;
-/** What the online miners can hold (the capacity part of SubmitReads). */
-export type MinerCapacity = Pick<SubmitReads, 'online' | 'largest_context' | 'smallest_fitting'>;
 
 const read = defineQuery<{ business_id: string; session_id: string; base_tokens: number; model: string | null }, typeof SubmitReadsRow>(
   'job_submit_reads',
