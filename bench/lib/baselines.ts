@@ -3,7 +3,8 @@
 //  - rawSqlLoop: the textbook SKIP LOCKED claim/complete loop in node `pg`, on
 //    a minimal table of its own (what SPEC §6 calls "a raw SKIP LOCKED loop");
 //  - stackFloorLoop: the same loop through Express 5 + pg in its own process, with
-//    none of our logic: the floor our HTTP path stands on;
+//    none of our logic: the floor our HTTP path stands on; stackFloorDispatch: the
+//    same server's LISTEN/NOTIFY long-poll, scenario 1's floor;
 //  - miaSqlLoop: OUR claim and complete statements (sql/job_claim.sql,
 //    sql/job_complete.sql, which credits what it completes) on mia.jobs, driven
 //    directly by `pg`: the cost of our SQL without HTTP, auth, validation and JSON,
@@ -83,6 +84,31 @@ export async function rawSqlLoop(
   return result;
 }
 
+type StackFloor = { url: string; pid: number; stop: () => Promise<void> };
+
+/** lib/stackFloorServer.ts in its own process, as the API runs, once it listens. */
+async function startStackFloor(url: string, connections: number): Promise<StackFloor> {
+  const server = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./stackFloorServer.ts', import.meta.url))], {
+    env: { ...process.env, NODE_ENV: 'production', FLOOR_DATABASE_URL: url, FLOOR_CONNECTIONS: String(connections) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      server.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /listening on (\d+)/.exec(out);
+        if (match) resolve(Number(match[1]));
+      });
+      server.once('exit', (code) => reject(new Error(`stack floor server exited (${code}) before listening`)));
+    });
+    return { url: `http://127.0.0.1:${port}`, pid: server.pid!, stop: () => stopChild(server) };
+  } catch (error) {
+    await stopChild(server);
+    throw error;
+  }
+}
+
 /**
  * The raw loop through the stack: `concurrency` keep-alive clients claim and complete
  * through lib/stackFloorServer.ts (Express 5 + pg, the raw statements, no logic), in
@@ -102,22 +128,10 @@ export async function stackFloorLoop(
   },
 ): Promise<ThroughputResult> {
   await freshRawQueue(url, o.jobs);
-  const server = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./stackFloorServer.ts', import.meta.url))], {
-    env: { ...process.env, NODE_ENV: 'production', FLOOR_DATABASE_URL: url, FLOOR_CONNECTIONS: String(o.concurrency) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const server = await startStackFloor(url, o.concurrency);
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      server.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /listening on (\d+)/.exec(out);
-        if (match) resolve(Number(match[1]));
-      });
-      server.once('exit', (code) => reject(new Error(`stack floor server exited (${code}) before listening`)));
-    });
-    o.onServer?.(server.pid!);
-    const http = Array.from({ length: o.concurrency }, () => new HttpClient(`http://127.0.0.1:${port}`));
+    o.onServer?.(server.pid);
+    const http = Array.from({ length: o.concurrency }, () => new HttpClient(server.url));
     const result = await timedLoop(http, o, async (c) => {
       const claimed = await c.json<{ jobs: { id: string }[] } | undefined>('GET', `/next?max_jobs=${o.batch}`);
       if (!claimed.body) return 0;
@@ -130,8 +144,67 @@ export async function stackFloorLoop(
     for (const c of http) c.close();
     return result;
   } finally {
-    await stopChild(server);
+    await server.stop();
   }
+}
+
+/**
+ * Dispatch through the stack (scenario 1's floor): `miners` keep-alive clients long-poll
+ * lib/stackFloorServer.ts (GET /next?wait=30); one chat at a time is POSTed to it and
+ * timed, as scenario 1 times ours, from just before POST /chat is sent to the moment a
+ * miner has the job in hand; the miner completes it (POST /done) before the next chat.
+ */
+export async function stackFloorDispatch(
+  url: string,
+  o: { miners: number; jobs: number; maxSeconds: number; onServer?: (pid: number) => void; onFinished?: () => void },
+): Promise<number[]> {
+  await freshRawQueue(url, 0);
+  const server = await startStackFloor(url, o.miners + 1);
+  const expected = new Map<string, (at: number) => void>();
+  const clientsOf = Array.from({ length: o.miners }, () => new HttpClient(server.url));
+  const chatClient = new HttpClient(server.url);
+  let stopping = false;
+  let failure: unknown = null;
+  const samples: number[] = [];
+  const loops = clientsOf.map(async (c) => {
+    try {
+      while (!stopping) {
+        const res = await c.request('GET', '/next?wait=30', { timeoutMs: 40_000 });
+        const at = nowMs();
+        if (res.status === 204) continue;
+        if (res.status !== 200) throw new Error(`floor claim: ${res.status} ${res.text.slice(0, 200)}`);
+        const [job] = (JSON.parse(res.text) as { jobs: { id: string; payload: { prompt: string } }[] }).jobs;
+        await c.json('POST', '/done', { body: { results: [{ id: job!.id, output: 'Your bike is ready.', tokens_generated: 5 }] } });
+        expected.get(job!.payload.prompt)?.(at);
+      }
+    } catch (error) {
+      if (!stopping) failure ??= error;
+    }
+  });
+  try {
+    o.onServer?.(server.pid);
+    await sleep(200); // let every miner park, as scenario 1 waits for its miners to
+    const deadline = nowMs() + o.maxSeconds * 1000;
+    for (let i = 0; i < o.jobs && nowMs() < deadline && !failure; i++) {
+      const prompt = `dispatch ${i}`;
+      const delivered = new Promise<number>((resolve) => expected.set(prompt, resolve));
+      const t0 = nowMs();
+      await chatClient.json('POST', '/chat', { body: { message: prompt } });
+      const at = await Promise.race([delivered, sleep(10_000).then(() => Number.NaN)]);
+      expected.delete(prompt);
+      if (Number.isNaN(at)) throw new Error(`stack floor: job ${i} was not delivered within 10 s`);
+      samples.push(at - t0);
+    }
+    o.onFinished?.();
+  } finally {
+    stopping = true;
+    chatClient.close();
+    for (const c of clientsOf) c.close();
+    await Promise.allSettled(loops);
+    await server.stop();
+  }
+  if (failure) throw failure;
+  return samples;
 }
 
 function loadStatement(name: string): { text: string; bind: (params: Record<string, unknown>) => unknown[] } {

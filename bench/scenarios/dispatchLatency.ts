@@ -3,11 +3,13 @@
 // to the moment a miner has the whole job response in hand. One chat at a
 // time (a closed loop), so this is latency, not load. Run twice: the chat sent
 // to the miners' own API process, and to a second API process (the wake-up
-// then crosses Postgres NOTIFY). Baseline: graphile-worker's add → task start
-// latency with as many idle workers, on the same database.
+// then crosses Postgres NOTIFY). Baselines, on the same database: graphile-worker's
+// add → task start latency with as many idle workers, and the stack's floor: the same
+// closed loop through Express 5 + pg with a LISTEN/NOTIFY long-poll and the raw SKIP
+// LOCKED statements, none of our logic (lib/stackFloorServer.ts).
 import { benchAdminToken, startApiProcess, type ApiProcess } from '../lib/apiProcess.ts';
 import { connect } from '../lib/benchPostgres.ts';
-import { graphileLatency } from '../lib/baselines.ts';
+import { graphileLatency, stackFloorDispatch } from '../lib/baselines.ts';
 import { CpuMeter } from '../lib/cpu.ts';
 import { createBusiness, createMiners, type BenchBusiness, type BenchMiner } from '../lib/fixtures.ts';
 import { HttpClient } from '../lib/httpClient.ts';
@@ -142,5 +144,27 @@ export const dispatchLatency: Scenario = {
         row.baseline = { name: `graphile-worker add→start ${key}`, value: g[key] };
       }
       report.notes.push(`graphile-worker 0.18 add→start (in-process, ${miners} workers): ${g.n} jobs, p50 ${g.p50.toFixed(2)} ms, p99 ${g.p99.toFixed(2)} ms`);
+
+      ctx.progress(`baseline: the stack's floor (Express 5 + pg, LISTEN/NOTIFY long-poll, raw SKIP LOCKED), ${miners} miners, ${jobs} chats`);
+      let floorPid = 0;
+      const floorMeter = new CpuMeter(() => (floorPid ? [floorPid] : []), ctx.pg.postmasterPid);
+      const f = summarize(
+        await stackFloorDispatch(url, {
+          miners,
+          jobs,
+          maxSeconds: ctx.quick ? 20 : 60,
+          onServer: (pid) => {
+            floorPid = pid;
+            floorMeter.begin();
+          },
+          onFinished: () => (report.cpu['stack floor (Express 5 + pg)'] = floorMeter.end()),
+        }),
+      );
+      // The least an HTTP dispatch does on this stack and machine: beside ours, same process.
+      for (const key of ['p50', 'p99'] as const) {
+        const same = ours.find((row) => row.measure === `dispatch ${key}, same API process`)!;
+        report.rows.push({ measure: same.measure, value: same.value, unit: 'ms', better: 'lower', baseline: { name: `stack floor: NOTIFY long-poll through Express 5 + pg ${key}`, value: f[key] } });
+      }
+      report.notes.push(`stack floor (Express 5 + pg, LISTEN/NOTIFY long-poll, raw SKIP LOCKED, no logic): ${f.n} chats, p50 ${f.p50.toFixed(2)} ms, p99 ${f.p99.toFixed(2)} ms`);
     }),
 };
