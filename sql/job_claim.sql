@@ -25,7 +25,9 @@
 -- below jit_above_cost), and commits without waiting for the WAL flush (a claim is a
 -- lease: a crash undoes it and the job is queued again). Why each, in the migration.
 -- Before, the claim was four round trips (START TRANSACTION, sql/miner_claim_lock.sql,
--- the statement, COMMIT) and spent 2.4 ms planning for 0.45 ms running.
+-- the statement, COMMIT) and spent 2.4 ms planning for 0.45 ms running. Its update reads
+-- the picked jobs through the primary key at any table size (migration 0194: the generic
+-- plan hashed them against a scan of the whole table while the table was young).
 --
 -- Probation (migration 0090): a miner with fewer than :probation_jobs credited jobs
 -- (mia.on_probation) gets at most :probation_slots, whatever slots it registered

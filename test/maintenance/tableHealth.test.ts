@@ -83,6 +83,45 @@ describe('mia.jobs table health', () => {
     });
   });
 
+  it('updates the jobs a claim picked by primary key on a young table too, not by reading it all', async () => {
+    // A few thousand jobs (a new deployment, a freshly purged table): the claim's update
+    // joined its picks to mia.jobs by a hash over a sequential scan of the whole table,
+    // in the generic plan every connection keeps, so each dispatcher round read every
+    // job, more as the table grew (migration 0194). Checked by the plan's shape.
+    const young = await createTestDatabase();
+    try {
+      await withClient(young.url, async (client) => {
+        const business = (await client.query<{ id: string }>(
+          `INSERT INTO mia.businesses (name, api_key_hash, webhook_secret) VALUES ('young', 'young-hash', 'young-secret') RETURNING id`,
+        )).rows[0]!.id;
+        await client.query(
+          `INSERT INTO mia.jobs (business_id, session_id, status, messages, prompt, max_tokens, attempts, output, created_at, claimed_at, completed_at)
+           SELECT $1, 's' || i, 'completed', '[]', 'hi', 16, 1, 'done', now(), now(), now() FROM generate_series(1, 3000) AS i`,
+          [business],
+        );
+        await client.query(`INSERT INTO mia.jobs (business_id, session_id, messages, prompt, max_tokens) VALUES ($1, 'q', '[]', 'hi', 16)`, [business]);
+        await client.query('ANALYZE mia.jobs');
+        const miners = (await client.query<{ id: string }>(
+          `INSERT INTO mia.miners (name, auth_key_hash) SELECT 'young-' || i, 'young-key-' || i FROM generate_series(1, 8) AS i RETURNING id`,
+        )).rows.map((r) => r.id);
+        const { sql, names } = compileNamedParameters(readFileSync(new URL('job_claim.sql', sqlDirectory), 'utf8'));
+        const params: Record<string, unknown> = {
+          // A dispatcher round for eight parked miners, as bench scenario 1 runs it.
+          miner_ids: miners, lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60,
+          probation_jobs: 5, probation_slots: 1, probation_free_drops: 10, hold_hours: 24,
+        };
+        await client.query('BEGIN');
+        const plan = claimPlan(await nestedPlans(client, sql, names.map((n) => params[n]), { analyze: true }));
+        await client.query('ROLLBACK');
+        const jobScans = plan.lines.filter((l) => / on jobs\b/.test(l)).map((l) => l.trim());
+        assert.equal(jobScans.some((l) => l.includes('Seq Scan on jobs')), false, `no sequential scan of mia.jobs:\n${plan.lines.join('\n')}`);
+        assert.ok(plan.lines.some((l) => /(Index Scan using jobs_pkey on jobs|Bitmap Index Scan on jobs_pkey) .*actual .*rows=1 /.test(l)), `the picked job read by id:\n${plan.lines.join('\n')}`);
+      });
+    } finally {
+      await young.drop();
+    }
+  });
+
   it('credits accepted results by primary key while statistics still count no finished jobs', async () => {
     // After a busy spell, before autoanalyze: the statistics say no job is finished, and the
     // credit's plan (a generic one: the result transaction asks for it) then read every
