@@ -27,7 +27,9 @@
 -- Before, the claim was four round trips (START TRANSACTION, sql/miner_claim_lock.sql,
 -- the statement, COMMIT) and spent 2.4 ms planning for 0.45 ms running. Its update reads
 -- the picked jobs through the primary key at any table size (migration 0194: the generic
--- plan hashed them against a scan of the whole table while the table was young).
+-- plan hashed them against a scan of the whole table while the table was young). With
+-- nothing queued it answers at once, before any lock (migration 0195: the claim itself is
+-- mia.claim_queued_jobs, which mia.claim_jobs calls when a job is queued).
 --
 -- Probation (migration 0090): a miner with fewer than :probation_jobs credited jobs
 -- (mia.on_probation) gets at most :probation_slots, whatever slots it registered

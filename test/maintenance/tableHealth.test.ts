@@ -122,6 +122,60 @@ describe('mia.jobs table health', () => {
     }
   });
 
+  it('a claim with nothing queued runs no claim statement, and a queued job of either kind is still claimed', async () => {
+    // Most empty claims are an idle fleet's re-polls and the other processes' rounds on a
+    // NOTIFY already served: mia.claim_jobs asks whether any job is queued first (migration
+    // 0195). Checked by the statements the call ran, and by what it claims.
+    const quiet = await createTestDatabase();
+    try {
+      await withClient(quiet.url, async (client) => {
+        const business = (await client.query<{ id: string }>(
+          `INSERT INTO mia.businesses (name, api_key_hash, webhook_secret) VALUES ('quiet', 'quiet-hash', 'quiet-secret') RETURNING id`,
+        )).rows[0]!.id;
+        const [outsider, own] = (await client.query<{ id: string }>(
+          `INSERT INTO mia.miners (name, auth_key_hash, owner_business_id)
+           VALUES ('outsider', 'outsider-key', NULL), ('own', 'own-key', $1) RETURNING id`,
+          [business],
+        )).rows.map((r) => r.id);
+        // Finished history only: nothing queued.
+        await client.query(
+          `INSERT INTO mia.jobs (business_id, session_id, status, messages, prompt, max_tokens, attempts, output, claimed_at, completed_at)
+           SELECT $1, 's' || i, 'completed', '[]', 'hi', 16, 1, 'done', now(), now() FROM generate_series(1, 100) AS i`,
+          [business],
+        );
+        const { sql, names } = compileNamedParameters(readFileSync(new URL('job_claim.sql', sqlDirectory), 'utf8'));
+        const values = (minerIds: string[]) => {
+          const params: Record<string, unknown> = {
+            miner_ids: minerIds, lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60,
+            probation_jobs: 0, probation_slots: 1, probation_free_drops: 10, hold_hours: 24,
+          };
+          return names.map((n) => params[n]);
+        };
+        const ran = await nestedPlans(client, sql, values([outsider!, own!]), { analyze: false });
+        assert.equal(ran.some((p) => /^WITH wanted AS/.test(p.query.trim())), false, `no claim statement ran:\n${ran.map((p) => p.query).join('\n---\n')}`);
+        assert.equal((await client.query(sql, values([outsider!, own!]))).rowCount, 0);
+
+        // Only a restricted job queued (the business's own pool): its own miner gets it.
+        const restricted = (await client.query<{ id: string }>(
+          `INSERT INTO mia.jobs (business_id, session_id, messages, prompt, max_tokens, pool) VALUES ($1, 'r', '[]', 'hi', 16, $2) RETURNING id`,
+          [business, `own:${business}`],
+        )).rows[0]!.id;
+        const claimedByOwn = (await client.query<{ job_id: string; miner_id: string }>(sql, values([own!]))).rows;
+        assert.deepEqual(claimedByOwn.map((r) => [r.job_id, r.miner_id]), [[restricted, own]]);
+
+        // Only an open job queued: an outsider gets it.
+        const open = (await client.query<{ id: string }>(
+          `INSERT INTO mia.jobs (business_id, session_id, messages, prompt, max_tokens) VALUES ($1, 'o', '[]', 'hi', 16) RETURNING id`,
+          [business],
+        )).rows[0]!.id;
+        const claimedByOutsider = (await client.query<{ job_id: string; miner_id: string }>(sql, values([outsider!]))).rows;
+        assert.deepEqual(claimedByOutsider.map((r) => [r.job_id, r.miner_id]), [[open, outsider]]);
+      });
+    } finally {
+      await quiet.drop();
+    }
+  });
+
   it('credits accepted results by primary key while statistics still count no finished jobs', async () => {
     // After a busy spell, before autoanalyze: the statistics say no job is finished, and the
     // credit's plan (a generic one: the result transaction asks for it) then read every

@@ -1,4 +1,4 @@
-// The plans of the statements a function runs (mia.claim_jobs, migration 0180): an
+// The plans of the statements a function runs (mia.claim_jobs, migrations 0180, 0195): an
 // EXPLAIN of `SELECT * FROM mia.claim_jobs(…)` shows only "Function Scan". auto_explain,
 // loaded into this session only, sends the plan of every statement the call runs, nested
 // ones included, to the client as a NOTICE: the plans the function really uses (the
@@ -55,9 +55,13 @@ export async function nestedPlans(client: pg.Client, sql: string, values: readon
     });
 }
 
-/** The claim statement's plan among the function's (the one that reads mia.jobs). */
+/**
+ * The claim statement's plan among the function's: the one that picks and updates the jobs
+ * (`WITH wanted AS …`, in mia.claim_queued_jobs since migration 0195), not the call, nor
+ * the question whether anything is queued that mia.claim_jobs asks first.
+ */
 export function claimPlan(plans: readonly NestedPlan[]): NestedPlan {
-  const plan = plans.find((p) => /jobs_claim_idx|on jobs/.test(p.text) && !/^SELECT \* FROM mia\.claim_jobs|claim_jobs\(/.test(p.query.trim()));
+  const plan = plans.find((p) => /^WITH wanted AS/.test(p.query.trim()));
   if (!plan) throw new Error(`no plan of the claim statement among ${plans.length} plans:\n${plans.map((p) => p.text).join('\n---\n')}`);
   return plan;
 }
