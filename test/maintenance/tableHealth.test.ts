@@ -3,6 +3,25 @@ import { readFileSync } from 'node:fs';
 import { createTestDatabase, withClient, type TestDatabase } from '../support/database.ts';
 import { compileNamedParameters, sqlDirectory } from '../../api/db/defineQuery.ts';
 import { claimPlan, nestedPlans } from '../support/nestedPlans.ts';
+import type pg from 'pg';
+
+// sql/job_claim.sql with the production defaults, as the API calls it: its text and the
+// values for these miner ids (one per wanted slot).
+const claim = compileNamedParameters(readFileSync(new URL('job_claim.sql', sqlDirectory), 'utf8'));
+function claimValues(minerIds: readonly string[], probationJobs = 5): unknown[] {
+  const params: Record<string, unknown> = {
+    miner_ids: minerIds, lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60,
+    probation_jobs: probationJobs, probation_slots: 1, probation_free_drops: 10, hold_hours: 24,
+  };
+  return claim.names.map((n) => params[n]);
+}
+
+async function insertBusiness(client: pg.Client, name: string): Promise<string> {
+  return (await client.query<{ id: string }>(
+    `INSERT INTO mia.businesses (name, api_key_hash, webhook_secret) VALUES ($1, $1 || '-hash', $1 || '-secret') RETURNING id`,
+    [name],
+  )).rows[0]!.id;
+}
 
 describe('mia.jobs table health', () => {
   let database: TestDatabase;
@@ -55,24 +74,10 @@ describe('mia.jobs table health', () => {
           `INSERT INTO mia.miners (name, auth_key_hash) VALUES ('bulk-miner', 'bulk-miner-hash') RETURNING id`,
         )
       ).rows[0]!.id;
-      const { sql, names } = compileNamedParameters(
-        readFileSync(new URL('job_claim.sql', sqlDirectory), 'utf8'),
-      );
-      const params: Record<string, unknown> = {
-        miner_ids: [miner],
-        lease_base_s: 30,
-        lease_ms_per_token: 100,
-        retry_avoid_s: 60,
-        // The production defaults: a claim at the depth it meets, probation look-up included.
-        probation_jobs: 5,
-        probation_slots: 1,
-        probation_free_drops: 10,
-        hold_hours: 24,
-      };
       for (const claimSize of [1, 10]) {
-        params.miner_ids = Array<string>(claimSize).fill(miner);
-        // The plan mia.claim_jobs really runs (migration 0180: a generic plan), not an EXPLAIN of the call.
-        const plan = claimPlan(await nestedPlans(client, sql, names.map((n) => params[n]), { analyze: false }));
+        // The plan mia.claim_jobs really runs (migration 0180: a generic plan), not an EXPLAIN
+        // of the call; the production defaults: a claim at the depth it meets, probation look-up included.
+        const plan = claimPlan(await nestedPlans(client, claim.sql, claimValues(Array<string>(claimSize).fill(miner)), { analyze: false }));
         const jobScans = plan.lines.filter((l) => / on jobs\b/.test(l)).map((l) => l.trim());
         assert.ok(
           jobScans.some((l) => l.includes('Index Scan using jobs_claim_idx on jobs')),
@@ -91,9 +96,7 @@ describe('mia.jobs table health', () => {
     const young = await createTestDatabase();
     try {
       await withClient(young.url, async (client) => {
-        const business = (await client.query<{ id: string }>(
-          `INSERT INTO mia.businesses (name, api_key_hash, webhook_secret) VALUES ('young', 'young-hash', 'young-secret') RETURNING id`,
-        )).rows[0]!.id;
+        const business = await insertBusiness(client, 'young');
         await client.query(
           `INSERT INTO mia.jobs (business_id, session_id, status, messages, prompt, max_tokens, attempts, output, created_at, claimed_at, completed_at)
            SELECT $1, 's' || i, 'completed', '[]', 'hi', 16, 1, 'done', now(), now(), now() FROM generate_series(1, 3000) AS i`,
@@ -104,14 +107,9 @@ describe('mia.jobs table health', () => {
         const miners = (await client.query<{ id: string }>(
           `INSERT INTO mia.miners (name, auth_key_hash) SELECT 'young-' || i, 'young-key-' || i FROM generate_series(1, 8) AS i RETURNING id`,
         )).rows.map((r) => r.id);
-        const { sql, names } = compileNamedParameters(readFileSync(new URL('job_claim.sql', sqlDirectory), 'utf8'));
-        const params: Record<string, unknown> = {
-          // A dispatcher round for eight parked miners, as bench scenario 1 runs it.
-          miner_ids: miners, lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60,
-          probation_jobs: 5, probation_slots: 1, probation_free_drops: 10, hold_hours: 24,
-        };
         await client.query('BEGIN');
-        const plan = claimPlan(await nestedPlans(client, sql, names.map((n) => params[n]), { analyze: true }));
+        // A dispatcher round for eight parked miners, as bench scenario 1 runs it.
+        const plan = claimPlan(await nestedPlans(client, claim.sql, claimValues(miners), { analyze: true }));
         await client.query('ROLLBACK');
         const jobScans = plan.lines.filter((l) => / on jobs\b/.test(l)).map((l) => l.trim());
         assert.equal(jobScans.some((l) => l.includes('Seq Scan on jobs')), false, `no sequential scan of mia.jobs:\n${plan.lines.join('\n')}`);
@@ -129,9 +127,7 @@ describe('mia.jobs table health', () => {
     const quiet = await createTestDatabase();
     try {
       await withClient(quiet.url, async (client) => {
-        const business = (await client.query<{ id: string }>(
-          `INSERT INTO mia.businesses (name, api_key_hash, webhook_secret) VALUES ('quiet', 'quiet-hash', 'quiet-secret') RETURNING id`,
-        )).rows[0]!.id;
+        const business = await insertBusiness(client, 'quiet');
         const [outsider, own] = (await client.query<{ id: string }>(
           `INSERT INTO mia.miners (name, auth_key_hash, owner_business_id)
            VALUES ('outsider', 'outsider-key', NULL), ('own', 'own-key', $1) RETURNING id`,
@@ -143,14 +139,8 @@ describe('mia.jobs table health', () => {
            SELECT $1, 's' || i, 'completed', '[]', 'hi', 16, 1, 'done', now(), now() FROM generate_series(1, 100) AS i`,
           [business],
         );
-        const { sql, names } = compileNamedParameters(readFileSync(new URL('job_claim.sql', sqlDirectory), 'utf8'));
-        const values = (minerIds: string[]) => {
-          const params: Record<string, unknown> = {
-            miner_ids: minerIds, lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60,
-            probation_jobs: 0, probation_slots: 1, probation_free_drops: 10, hold_hours: 24,
-          };
-          return names.map((n) => params[n]);
-        };
+        const { sql } = claim;
+        const values = (minerIds: string[]) => claimValues(minerIds, 0);
         const ran = await nestedPlans(client, sql, values([outsider!, own!]), { analyze: false });
         assert.equal(ran.some((p) => /^WITH wanted AS/.test(p.query.trim())), false, `no claim statement ran:\n${ran.map((p) => p.query).join('\n---\n')}`);
         assert.equal((await client.query(sql, values([outsider!, own!]))).rowCount, 0);
@@ -241,13 +231,8 @@ describe('mia.jobs table health', () => {
         const outsider = (await client.query<{ id: string }>(
           `INSERT INTO mia.miners (name, auth_key_hash) VALUES ('outsider', 'outsider-hash') RETURNING id`,
         )).rows[0]!.id;
-        const { sql, names } = compileNamedParameters(readFileSync(new URL('job_claim.sql', sqlDirectory), 'utf8'));
-        const params: Record<string, unknown> = {
-          miner_ids: [outsider], lease_base_s: 30, lease_ms_per_token: 100, retry_avoid_s: 60,
-          probation_jobs: 5, probation_slots: 1, probation_free_drops: 10, hold_hours: 24,
-        };
         await client.query('BEGIN');
-        const plan = claimPlan(await nestedPlans(client, sql, names.map((n) => params[n]), { analyze: true }));
+        const plan = claimPlan(await nestedPlans(client, claim.sql, claimValues([outsider]), { analyze: true }));
         await client.query('ROLLBACK');
         const text = plan.lines.join('\n');
         assert.match(text, /Index Scan using jobs_claim_idx on jobs .*rows=1\b/, text);
